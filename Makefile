@@ -1,0 +1,100 @@
+# kinesis-keeper: a plain, non-recursive Makefile.
+#   make            build/kinesis-keeper build/kinesis-keeper-worker
+#   make check      every test (unit tests under ASan/UBSan, config, end to end)
+#   make install    PREFIX=/usr DESTDIR=...
+#   make deb        the Debian package into build/
+#   make demo       run the keeper against a local emulator and show the result
+#   make bench      the performance benchmark
+
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/lib/kinesis-keeper
+MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+
+CC	?= cc
+PKGS	= libcurl json-c libconfig zlib libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN	= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	  -Wmissing-declarations -Wpointer-arith -Wcast-qual -Wwrite-strings \
+	  -Wformat=2 -Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough \
+	  -Wno-unused-parameter
+CSTD	= -std=c11 -D_GNU_SOURCE
+OPT	?= -O2 -g
+CPPFLAGS += -Icommon -Iworker -Isupervisor \
+	    -DLIBEXECDIR='"$(LIBEXECDIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
+ALL_CFLAGS = $(CSTD) $(OPT) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
+
+SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	  -fno-omit-frame-pointer
+
+COMMON_SRCS = common/log.c common/util.c common/cfg.c common/sigv4.c \
+	      common/msg.c common/http.c common/aws.c common/creds.c \
+	      common/ckpt.c common/kinesis.c common/s3.c common/sns.c
+WORKER_SRCS = worker/batch.c worker/record.c worker/kpl.c
+SUP_SRCS    = supervisor/outbox.c
+WORKER_MAIN = worker/worker.c
+SUP_MAIN    = supervisor/keeper.c
+
+UNIT_TESTS  = test_util test_cfg test_sigv4 test_msg test_record test_kpl \
+	      test_batch test_ckpt test_kinesis
+
+LIB_SRCS = $(COMMON_SRCS) $(WORKER_SRCS) $(SUP_SRCS)
+LIB_OBJS = $(LIB_SRCS:%.c=build/obj/%.o)
+SAN_OBJS = $(LIB_SRCS:%.c=build/asan/%.o)
+
+all: build/kinesis-keeper build/kinesis-keeper-worker
+
+build/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
+
+build/kinesis-keeper: build/obj/$(SUP_MAIN:.c=.o) $(LIB_OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/kinesis-keeper-worker: build/obj/$(WORKER_MAIN:.c=.o) $(LIB_OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The same programs under AddressSanitizer/UBSan, for the end-to-end tests.
+build/asan/kinesis-keeper: build/asan/$(SUP_MAIN:.c=.o) $(SAN_OBJS)
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/asan/kinesis-keeper-worker: build/asan/$(WORKER_MAIN:.c=.o) $(SAN_OBJS)
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/asan/tests/%: tests/unit/%.c tests/unit/t.h $(SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) $(SAN) \
+	    -o $@ $< $(SAN_OBJS) $(PKG_LIBS)
+
+unit: $(UNIT_TESTS:%=build/asan/tests/%)
+
+sanitize: build/asan/kinesis-keeper build/asan/kinesis-keeper-worker
+
+check: all unit sanitize
+	@sh tests/run.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 build/kinesis-keeper $(DESTDIR)$(SBINDIR)/
+	install -m 755 build/kinesis-keeper-worker $(DESTDIR)$(LIBEXECDIR)/
+	install -m 644 man/kinesis-keeper.8 man/kinesis-keeper-worker.8 \
+	    $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 man/kinesis-keeper.conf.5 $(DESTDIR)$(MANDIR)/man5/
+
+demo: all
+	@sh tests/demo.sh
+
+clean:
+	rm -rf build
+
+.PHONY: all check unit sanitize install demo clean
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,43 @@
+/*
+ * record.h: one archived record as a line of the object body (SPEC 5):
+ * jsonl ({"seq","sub","pk","ts","data"|"b64"}) or raw (payload + "\n").
+ */
+#ifndef KK_RECORD_H
+#define KK_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct record {
+	const char		*seq;		/* decimal sequence number */
+	int			 has_sub;	/* a de-aggregated KPL user record */
+	uint64_t		 sub;		/* its index in the aggregate */
+	const char		*pk;		/* partition key (any bytes, NUL-terminated) */
+	size_t			 pk_len;
+	int64_t			 ts_ms;		/* ApproximateArrivalTimestamp, epoch ms */
+	const unsigned char	*data;		/* payload */
+	size_t			 data_len;
+};
+
+/* Append one jsonl line (with its '\n'). "data" holds the payload as
+ * compact JSON when it is a valid UTF-8 JSON text, else "b64" holds it. */
+void	record_format_jsonl(struct buf *, const struct record *);
+/* Append the payload and '\n'. */
+void	record_format_raw(struct buf *, const struct record *);
+
+/*
+ * Validate in[0..len) as one JSON text (RFC 8259: any value, surrounding
+ * whitespace allowed) in valid UTF-8, with no lone surrogate escapes and
+ * nesting at most 512 deep. If valid, append its compact form (whitespace
+ * outside strings removed, everything else byte for byte) and return 0;
+ * otherwise append nothing and return -1.
+ */
+int	json_minify(struct buf *, const unsigned char *in, size_t len);
+
+/* Append s as a JSON string literal (with quotes); invalid UTF-8 bytes are
+ * replaced by U+FFFD so the result always parses. */
+void	json_append_string(struct buf *, const char *s, size_t len);
+
+#endif
