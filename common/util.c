@@ -1,0 +1,537 @@
+/*
+ * util.c: buffers, allocation, time, digests, durable files, sequence
+ * number comparison, backoff. Allocation failure is fatal: a daemon that
+ * cannot allocate a few bytes cannot archive safely either.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "util.h"
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		fatalx("out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz ? sz : 1);
+
+	if (p == NULL)
+		fatalx("out of memory (%zu x %zu bytes)", n, sz);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		fatalx("out of memory (%zu bytes)", n);
+	return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		fatalx("out of memory");
+	return p;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (p == NULL)
+		fatalx("out of memory");
+	return p;
+}
+
+int
+xasprintf(char **ret, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(ret, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatalx("out of memory");
+	return n;
+}
+
+void
+buf_init(struct buf *b)
+{
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	buf_init(b);
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+void
+buf_reserve(struct buf *b, size_t extra)
+{
+	size_t need, cap;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		fatalx("buffer size overflow");
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	b->data = xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_addstr(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void
+buf_addc(struct buf *b, char c)
+{
+	buf_reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatalx("buf_printf: bad format");
+	buf_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+fmt_iso8601_ms(int64_t ms, char *out, size_t outlen)
+{
+	time_t t;
+	struct tm tm;
+	int64_t frac;
+
+	frac = ms % 1000;
+	if (frac < 0)
+		frac += 1000;
+	t = (time_t)((ms - frac) / 1000);
+	gmtime_r(&t, &tm);
+	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)frac);
+}
+
+void
+hex_encode(const unsigned char *in, size_t len, char *out)
+{
+	static const char hexd[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = hexd[in[i] >> 4];
+		out[2 * i + 1] = hexd[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static void
+digest(const EVP_MD *md, const void *data, size_t len, unsigned char *out,
+    unsigned int *outlen)
+{
+	if (EVP_Digest(data, len, out, outlen, md, NULL) != 1)
+		fatalx("EVP_Digest failed");
+}
+
+void
+sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n;
+
+	digest(EVP_sha256(), data, len, md, &n);
+	hex_encode(md, n, out);
+}
+
+void
+md5_base64(const void *data, size_t len, char out[32])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n;
+
+	digest(EVP_md5(), data, len, md, &n);
+	EVP_EncodeBlock((unsigned char *)out, md, (int)n);
+}
+
+void
+base64_encode_buf(struct buf *b, const void *in, size_t len)
+{
+	size_t out = 4 * ((len + 2) / 3);
+	const unsigned char *p = in;
+
+	buf_reserve(b, out);
+	/* EVP_EncodeBlock takes an int: go in chunks (multiple of 3) */
+	while (len > 0) {
+		size_t chunk = len > 3 * (1u << 20) ? 3 * (1u << 20) : len;
+		int n = EVP_EncodeBlock((unsigned char *)b->data + b->len, p,
+		    (int)chunk);
+
+		b->len += (size_t)n;
+		p += chunk;
+		len -= chunk;
+	}
+	b->data[b->len] = '\0';
+}
+
+static const signed char b64val[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6,
+	['G'] = 7, ['H'] = 8, ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12,
+	['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16, ['Q'] = 17,
+	['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
+	['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26,
+	['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31,
+	['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+	['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41,
+	['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46,
+	['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50, ['y'] = 51,
+	['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+	['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61,
+	['9'] = 62, ['+'] = 63, ['/'] = 64,
+};	/* value + 1; 0 = not a base64 digit */
+
+ssize_t
+base64_decode(const char *in, size_t len, unsigned char *out, size_t outcap)
+{
+	size_t i, o = 0, pad = 0;
+	const unsigned char *s = (const unsigned char *)in;
+
+	if (len % 4 != 0)
+		return -1;
+	if (len >= 1 && s[len - 1] == '=')
+		pad++;
+	if (len >= 2 && s[len - 2] == '=')
+		pad++;
+	if (len / 4 * 3 - pad > outcap)
+		return -1;
+	for (i = 0; i < len; i += 4) {
+		int v[4], k, n = 4;
+		uint32_t w;
+
+		if (i + 4 == len)
+			n = 4 - (int)pad;
+		for (k = 0; k < 4; k++) {
+			if (k >= n) {
+				v[k] = 0;
+				continue;
+			}
+			v[k] = b64val[s[i + k]] - 1;
+			if (v[k] < 0)
+				return -1;
+		}
+		if (n < 2)
+			return -1;
+		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
+		    (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		out[o++] = (unsigned char)(w >> 16);
+		if (n > 2)
+			out[o++] = (unsigned char)(w >> 8);
+		if (n > 3)
+			out[o++] = (unsigned char)w;
+	}
+	return (ssize_t)o;
+}
+
+int
+seq_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (; *s; s++, n++)
+		if (!isdigit((unsigned char)*s) || n >= 128)
+			return 0;
+	return 1;
+}
+
+int
+seq_cmp(const char *a, const char *b)
+{
+	size_t la, lb;
+	int c;
+
+	while (*a == '0' && a[1] != '\0')
+		a++;
+	while (*b == '0' && b[1] != '\0')
+		b++;
+	la = strlen(a);
+	lb = strlen(b);
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	c = strcmp(a, b);
+	return c < 0 ? -1 : c > 0;
+}
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	char *p;
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, path, len + 1);
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int
+fsync_dir(const char *dir)
+{
+	int fd, r;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	const char *p = data, *slash;
+	int fd, saved;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) ==
+	    -1)
+		return -1;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) ?
+		    (int)(slash - path) : 1, path);
+	return fsync_dir(dir);
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+int
+read_file(const char *path, struct buf *b, size_t max)
+{
+	int fd, saved;
+	char chunk[65536];
+	ssize_t n;
+
+	buf_reset(b);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		if (b->len + (size_t)n > max) {
+			errno = EFBIG;
+			goto fail;
+		}
+		buf_add(b, chunk, (size_t)n);
+	}
+	if (b->data == NULL)
+		buf_reserve(b, 0), b->data[0] = '\0';
+	close(fd);
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+uint64_t
+backoff_ms(unsigned attempt, uint64_t base, uint64_t cap)
+{
+	uint64_t d = base, r;
+
+	while (attempt-- > 0 && d < cap)
+		d *= 2;
+	if (d > cap)
+		d = cap;
+	if (d < 2)
+		return d;
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint64_t)random();
+	return d / 2 + r % (d / 2 + 1);
+}
+
+void
+closefrom_(int lowfd)
+{
+	DIR *d;
+	struct dirent *de;
+	int dfd;
+
+	if ((d = opendir("/proc/self/fd")) == NULL) {
+		long max = sysconf(_SC_OPEN_MAX);
+		int fd;
+
+		for (fd = lowfd; fd < (max > 0 ? max : 1024); fd++)
+			close(fd);
+		return;
+	}
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		int fd;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		fd = atoi(de->d_name);
+		if (fd >= lowfd && fd != dfd)
+			close(fd);
+	}
+	closedir(d);
+}
+
+int
+safe_component(const char *s)
+{
+	const char *p;
+
+	if (s == NULL || *s == '\0' || strcmp(s, ".") == 0 ||
+	    strcmp(s, "..") == 0 || strlen(s) > 200)
+		return 0;
+	for (p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' &&
+		    *p != '-')
+			return 0;
+	return 1;
+}
