@@ -98,3 +98,7 @@ clean:
 .PHONY: all check unit sanitize install demo clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+deb: all
+	@sh deb/build.sh
+.PHONY: deb
