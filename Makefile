@@ -32,9 +32,10 @@ SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 
 COMMON_SRCS = common/log.c common/util.c common/cfg.c common/sigv4.c \
 	      common/msg.c common/http.c common/aws.c common/creds.c \
-	      common/ckpt.c common/kinesis.c common/s3.c common/sns.c
+	      common/ckpt.c common/outbox.c common/kinesis.c common/s3.c \
+	      common/sns.c
 WORKER_SRCS = worker/batch.c worker/record.c worker/kpl.c
-SUP_SRCS    = supervisor/outbox.c
+SUP_SRCS    =
 WORKER_MAIN = worker/worker.c
 SUP_MAIN    = supervisor/keeper.c
 

@@ -57,6 +57,7 @@ struct msgbuf {
 	unsigned char	*data;
 	size_t		 len;
 	size_t		 cap;
+	size_t		 consume;	/* bytes of the message last returned */
 };
 
 struct msg {

@@ -1,0 +1,159 @@
+/*
+ * ckpt.c: checkpoints as small JSON files, written atomically only after
+ * the object they describe is in S3 (the exactly-once argument rests on
+ * this order), and the shard lock that keeps one worker per shard.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "ckpt.h"
+#include "log.h"
+#include "util.h"
+
+static int
+ckpt_path(char *out, size_t len, const char *state_dir, const char *dir,
+    const char *shard)
+{
+	if (!safe_component(shard)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((size_t)snprintf(out, len, "%s/%s/%s", state_dir, dir, shard) >=
+	    len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+ckpt_read(const char *state_dir, const char *shard, struct ckpt *c)
+{
+	char path[PATH_MAX];
+	struct buf b;
+	struct json_object *j, *v;
+	int ret = -1;
+
+	memset(c, 0, sizeof(*c));
+	if (ckpt_path(path, sizeof(path), state_dir, "checkpoints", shard) ==
+	    -1)
+		return -1;
+	buf_init(&b);
+	if (read_file(path, &b, 65536) == -1) {
+		if (errno == ENOENT) {
+			buf_free(&b);
+			return 1;
+		}
+		log_warn("checkpoint %s", path);
+		buf_free(&b);
+		return -1;
+	}
+	if ((j = json_tokener_parse(b.data)) == NULL ||
+	    !json_object_is_type(j, json_type_object)) {
+		log_warnx("checkpoint %s: not a JSON object", path);
+		goto out;
+	}
+	if (json_object_object_get_ex(j, "seq", &v)) {
+		const char *s = json_object_get_string(v);
+
+		if (!json_object_is_type(v, json_type_string) || !seq_valid(s)) {
+			log_warnx("checkpoint %s: bad seq", path);
+			goto out;
+		}
+		snprintf(c->seq, sizeof(c->seq), "%s", s);
+	}
+	if (json_object_object_get_ex(j, "sub", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) < 0 || c->seq[0] == '\0') {
+			log_warnx("checkpoint %s: bad sub", path);
+			goto out;
+		}
+		c->has_sub = 1;
+		c->sub = (uint64_t)json_object_get_int64(v);
+	}
+	if (json_object_object_get_ex(j, "done", &v))
+		c->done = json_object_get_boolean(v);
+	if (json_object_object_get_ex(j, "key", &v) &&
+	    json_object_is_type(v, json_type_string))
+		snprintf(c->key, sizeof(c->key), "%s", json_object_get_string(v));
+	ret = 0;
+out:
+	if (j != NULL)
+		json_object_put(j);
+	buf_free(&b);
+	return ret;
+}
+
+int
+ckpt_write(const char *state_dir, const char *shard, const struct ckpt *c)
+{
+	char path[PATH_MAX], when[32];
+	struct json_object *j;
+	const char *s;
+	int r;
+
+	if (ckpt_path(path, sizeof(path), state_dir, "checkpoints", shard) ==
+	    -1)
+		return -1;
+	j = json_object_new_object();
+	json_object_object_add(j, "shard", json_object_new_string(shard));
+	if (c->seq[0] != '\0')
+		json_object_object_add(j, "seq", json_object_new_string(c->seq));
+	if (c->has_sub)
+		json_object_object_add(j, "sub",
+		    json_object_new_int64((int64_t)c->sub));
+	json_object_object_add(j, "done", json_object_new_boolean(c->done));
+	if (c->key[0] != '\0')
+		json_object_object_add(j, "key", json_object_new_string(c->key));
+	fmt_iso8601_ms((int64_t)wall_ms(), when, sizeof(when));
+	json_object_object_add(j, "updated", json_object_new_string(when));
+	s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	r = write_file_atomic(path, s, strlen(s), 0644);
+	json_object_put(j);
+	return r;
+}
+
+int
+ckpt_pos_cmp(const char *sa, int hsa, uint64_t suba, const char *sb, int hsb,
+    uint64_t subb)
+{
+	int c = seq_cmp(sa, sb);
+
+	if (c != 0)
+		return c;
+	if (hsa && hsb)
+		return suba < subb ? -1 : suba > subb;
+	if (hsa == hsb)
+		return 0;
+	return hsa ? -1 : 1;	/* a sub-record comes before the whole */
+}
+
+int
+ckpt_lock(const char *state_dir, const char *shard)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (ckpt_path(path, sizeof(path), state_dir, "locks", shard) == -1)
+		return -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}

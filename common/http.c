@@ -1,0 +1,197 @@
+/*
+ * http.c: HTTP over libcurl. One easy handle per client so that requests to
+ * the same service reuse their connection. Bodies are bounded: a hostile or
+ * broken server cannot make us allocate without limit, and a server that
+ * trickles bytes is cut off by the low-speed limit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "log.h"
+
+#define HTTP_CONNECT_TIMEOUT_MS	5000
+#define HTTP_DEFAULT_TIMEOUT_MS	60000
+#define HTTP_LOW_SPEED_BYTES	512	/* bytes/s ... */
+#define HTTP_LOW_SPEED_SECS	20	/* ... sustained this long aborts */
+
+struct http_client {
+	CURL	*curl;
+	char	*ca_file;
+};
+
+struct sink {
+	struct http_response	*resp;
+	size_t			 max;
+};
+
+void
+http_global_init(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
+}
+
+struct http_client *
+http_client_new(const char *ca_file)
+{
+	struct http_client *c = xcalloc(1, sizeof(*c));
+
+	if ((c->curl = curl_easy_init()) == NULL)
+		fatalx("curl_easy_init failed");
+	if (ca_file != NULL)
+		c->ca_file = xstrdup(ca_file);
+	return c;
+}
+
+void
+http_client_free(struct http_client *c)
+{
+	if (c == NULL)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c->ca_file);
+	free(c);
+}
+
+void
+http_response_init(struct http_response *r)
+{
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->body);
+}
+
+void
+http_response_free(struct http_response *r)
+{
+	buf_free(&r->body);
+}
+
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = size * nmemb;
+
+	if (s->resp->body.len + n > s->max) {
+		s->resp->truncated = 1;
+		return 0;	/* makes curl fail with CURLE_WRITE_ERROR */
+	}
+	buf_add(&s->resp->body, ptr, n);
+	return n;
+}
+
+static size_t
+header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = size * nmemb;
+	static const char name[] = "x-amzn-errortype:";
+
+	if (n > sizeof(name) && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
+		const char *v = ptr + sizeof(name) - 1;
+		size_t vl = n - (sizeof(name) - 1);
+
+		while (vl > 0 && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
+		    v[vl - 1] == ' '))
+			vl--;
+		snprintf(s->resp->amz_error_type,
+		    sizeof(s->resp->amz_error_type), "%.*s", (int)vl, v);
+	}
+	return n;
+}
+
+int
+http_perform(struct http_client *c, const struct http_request *req,
+    struct http_response *resp)
+{
+	CURL *h = c->curl;
+	struct curl_slist *hl = NULL;
+	struct sink sink;
+	char errbuf[CURL_ERROR_SIZE];
+	struct buf line;
+	CURLcode rc;
+	size_t i;
+
+	buf_reset(&resp->body);
+	resp->status = 0;
+	resp->error[0] = '\0';
+	resp->truncated = 0;
+	resp->amz_error_type[0] = '\0';
+	sink.resp = resp;
+	sink.max = req->max_response ? req->max_response : 16 * 1024 * 1024;
+	errbuf[0] = '\0';
+
+	buf_init(&line);
+	for (i = 0; i < req->nheaders; i++) {
+		buf_reset(&line);
+		buf_printf(&line, "%s: %s", req->headers[i].name,
+		    req->headers[i].value);
+		hl = curl_slist_append(hl, line.data);
+	}
+	/* no "Expect: 100-continue" round trip; curl picks the length */
+	hl = curl_slist_append(hl, "Expect:");
+	hl = curl_slist_append(hl, "Accept:");
+	buf_free(&line);
+
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, req->url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)HTTP_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ?
+	    req->timeout_ms : (long)HTTP_DEFAULT_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)HTTP_LOW_SPEED_BYTES);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)HTTP_LOW_SPEED_SECS);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	/* verification stays on: there is no switch that turns it off */
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+
+	if (strcmp(req->method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(req->method, "HEAD") == 0) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+		    req->body != NULL ? req->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)req->body_len);
+		if (strcmp(req->method, "POST") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+	}
+
+	rc = curl_easy_perform(h);
+	curl_slist_free_all(hl);
+	/* the handle keeps pointers to our stack: drop them now */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	if (rc != CURLE_OK) {
+		if (resp->truncated)
+			snprintf(resp->error, sizeof(resp->error),
+			    "response body larger than %zu bytes", sink.max);
+		else
+			snprintf(resp->error, sizeof(resp->error), "%s",
+			    errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	return 0;
+}

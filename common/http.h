@@ -1,0 +1,49 @@
+/*
+ * http.h: a small HTTP client on libcurl. One client per AWS service keeps
+ * its connection alive between requests. TLS peers are always verified.
+ */
+#ifndef KK_HTTP_H
+#define KK_HTTP_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+struct http_client;
+
+struct http_header {
+	const char	*name;
+	const char	*value;
+};
+
+struct http_request {
+	const char			*method;
+	const char			*url;
+	const struct http_header	*headers;
+	size_t				 nheaders;
+	const void			*body;
+	size_t				 body_len;
+	size_t				 max_response;	/* larger bodies fail the request */
+	long				 timeout_ms;	/* whole request; 0: client default */
+};
+
+struct http_response {
+	long		 status;	/* 0 when no HTTP answer arrived */
+	struct buf	 body;
+	char		 error[256];	/* transport error text */
+	int		 truncated;	/* body exceeded max_response */
+	char		 amz_error_type[128];	/* x-amzn-ErrorType header */
+};
+
+/* ca_file: an extra CA bundle (NULL: system store only). */
+struct http_client	*http_client_new(const char *ca_file);
+void			 http_client_free(struct http_client *);
+/* 0 if an HTTP answer arrived (any status), -1 on a transport error
+ * (resp->error says what). resp must be initialised with http_response_init. */
+int			 http_perform(struct http_client *,
+			    const struct http_request *, struct http_response *);
+void			 http_response_init(struct http_response *);
+void			 http_response_free(struct http_response *);
+void			 http_global_init(void);
+
+#endif
