@@ -364,6 +364,8 @@ aws_call(struct aws_ctx *ctx, struct aws_service *svc,
 		/* 4xx other than throttling will not get better by retrying */
 		if (!res->throttled && res->status < 500)
 			break;
+		if (res->throttled && call->throttle_fail_fast)
+			break;
 	}
 	http_response_free(&hresp);
 	free(hh);

@@ -43,6 +43,7 @@ struct aws_call {
 	size_t			 max_response;	/* 0: 16 MiB */
 	long			 timeout_ms;	/* 0: http default */
 	int			 max_attempts;	/* 0: 5 */
+	int			 throttle_fail_fast;	/* return throttles at once */
 };
 
 struct aws_result {

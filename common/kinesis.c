@@ -1,0 +1,430 @@
+/*
+ * kinesis.c: ListShards, GetShardIterator and GetRecords. GetRecords bodies
+ * are parsed with json-c and validated as a whole: a response with one bad
+ * record is rejected (and retried), never partially used.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "kinesis.h"
+#include "log.h"
+
+#define KINESIS_TARGET		"Kinesis_20131202."
+#define KINESIS_MAX_RESPONSE	(32 * 1024 * 1024)	/* 10 MB of data, base64 + JSON */
+
+static int
+kinesis_post(struct aws_ctx *ctx, const char *op, const char *body,
+    int max_attempts, int fail_fast, struct aws_result *res)
+{
+	char target[128];
+	struct sigv4_kv h[2];
+	struct aws_call call;
+
+	snprintf(target, sizeof(target), KINESIS_TARGET "%s", op);
+	h[0].name = "Content-Type";
+	h[0].value = "application/x-amz-json-1.1";
+	h[1].name = "X-Amz-Target";
+	h[1].value = target;
+	memset(&call, 0, sizeof(call));
+	call.method = "POST";
+	call.path = "/";
+	call.headers = h;
+	call.nheaders = 2;
+	call.body = body;
+	call.body_len = strlen(body);
+	call.max_response = KINESIS_MAX_RESPONSE;
+	call.max_attempts = max_attempts;
+	call.throttle_fail_fast = fail_fast;
+	return aws_call(ctx, &ctx->kinesis, &call, res);
+}
+
+static const char *
+jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+void
+kinesis_shards_free(struct kinesis_shard *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(s[i].id);
+		free(s[i].parent);
+		free(s[i].adjacent_parent);
+		free(s[i].starting_seq);
+		free(s[i].ending_seq);
+	}
+	free(s);
+}
+
+int
+kinesis_parse_shards(const char *body, size_t len, struct kinesis_shard **out,
+    size_t *nout, char **next_token, const char **why)
+{
+	struct json_tokener *tok;
+	struct json_object *j, *arr, *sh, *r;
+	const char *s;
+	size_t i, n, base = *nout;
+	int ret = -1;
+
+	*next_token = NULL;
+	tok = json_tokener_new();
+	j = json_tokener_parse_ex(tok, body, (int)len);
+	if (j == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(j, json_type_object)) {
+		*why = "not a JSON object";
+		goto out;
+	}
+	if (!json_object_object_get_ex(j, "Shards", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		*why = "no Shards array";
+		goto out;
+	}
+	n = json_object_array_length(arr);
+	if (n > 100000) {
+		*why = "too many shards";
+		goto out;
+	}
+	*out = xrealloc(*out, (base + n) * sizeof(**out));
+	for (i = 0; i < n; i++) {
+		struct kinesis_shard *k = &(*out)[base + i];
+
+		memset(k, 0, sizeof(*k));
+		sh = json_object_array_get_idx(arr, i);
+		if (sh == NULL || !json_object_is_type(sh, json_type_object) ||
+		    (s = jstr(sh, "ShardId")) == NULL || !safe_component(s)) {
+			*why = "shard without a valid ShardId";
+			*nout = base + i;
+			goto out;
+		}
+		k->id = xstrdup(s);
+		if ((s = jstr(sh, "ParentShardId")) != NULL && *s)
+			k->parent = xstrdup(s);
+		if ((s = jstr(sh, "AdjacentParentShardId")) != NULL && *s)
+			k->adjacent_parent = xstrdup(s);
+		if (json_object_object_get_ex(sh, "SequenceNumberRange", &r) &&
+		    json_object_is_type(r, json_type_object)) {
+			if ((s = jstr(r, "StartingSequenceNumber")) != NULL &&
+			    seq_valid(s))
+				k->starting_seq = xstrdup(s);
+			if ((s = jstr(r, "EndingSequenceNumber")) != NULL &&
+			    seq_valid(s))
+				k->ending_seq = xstrdup(s);
+		}
+	}
+	*nout = base + n;
+	if ((s = jstr(j, "NextToken")) != NULL && *s)
+		*next_token = xstrdup(s);
+	ret = 0;
+out:
+	if (j != NULL)
+		json_object_put(j);
+	json_tokener_free(tok);
+	return ret;
+}
+
+int
+kinesis_list_shards(struct aws_ctx *ctx, const char *stream,
+    struct kinesis_shard **out, size_t *nout, struct aws_result *res)
+{
+	struct json_object *req;
+	char *token = NULL;
+	const char *why;
+	int pages = 0;
+
+	*out = NULL;
+	*nout = 0;
+	do {
+		req = json_object_new_object();
+		/* AWS forbids StreamName together with NextToken */
+		if (token == NULL)
+			json_object_object_add(req, "StreamName",
+			    json_object_new_string(stream));
+		else
+			json_object_object_add(req, "NextToken",
+			    json_object_new_string(token));
+		free(token);
+		token = NULL;
+		if (kinesis_post(ctx, "ListShards",
+		    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN),
+		    8, 0, res) == -1) {
+			json_object_put(req);
+			goto fail;
+		}
+		json_object_put(req);
+		if (kinesis_parse_shards(res->body.data, res->body.len, out,
+		    nout, &token, &why) == -1) {
+			snprintf(res->code, sizeof(res->code), "BadResponse");
+			snprintf(res->message, sizeof(res->message),
+			    "ListShards: %s", why);
+			goto fail;
+		}
+	} while (token != NULL && ++pages < 1000);
+	free(token);
+	return 0;
+fail:
+	free(token);
+	kinesis_shards_free(*out, *nout);
+	*out = NULL;
+	*nout = 0;
+	return -1;
+}
+
+int
+kinesis_get_iterator(struct aws_ctx *ctx, const char *stream,
+    const char *shard, const char *type, const char *seq, int64_t ts_ms,
+    char **iterator, struct aws_result *res)
+{
+	struct json_object *req, *j;
+	const char *s;
+	int ret = -1;
+
+	*iterator = NULL;
+	req = json_object_new_object();
+	json_object_object_add(req, "StreamName", json_object_new_string(stream));
+	json_object_object_add(req, "ShardId", json_object_new_string(shard));
+	json_object_object_add(req, "ShardIteratorType",
+	    json_object_new_string(type));
+	if (seq != NULL)
+		json_object_object_add(req, "StartingSequenceNumber",
+		    json_object_new_string(seq));
+	if (strcmp(type, "AT_TIMESTAMP") == 0)
+		json_object_object_add(req, "Timestamp",
+		    json_object_new_double((double)ts_ms / 1000.0));
+	if (kinesis_post(ctx, "GetShardIterator",
+	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), 8, 0,
+	    res) == -1) {
+		json_object_put(req);
+		return -1;
+	}
+	json_object_put(req);
+	if ((j = json_tokener_parse(res->body.data)) != NULL &&
+	    (s = jstr(j, "ShardIterator")) != NULL && *s != '\0') {
+		*iterator = xstrdup(s);
+		ret = 0;
+	} else {
+		snprintf(res->code, sizeof(res->code), "BadResponse");
+		snprintf(res->message, sizeof(res->message),
+		    "GetShardIterator: no ShardIterator in the response");
+	}
+	if (j != NULL)
+		json_object_put(j);
+	return ret;
+}
+
+void
+kinesis_records_free(struct kinesis_records *r)
+{
+	size_t i;
+
+	free(r->recs);
+	free(r->next_iterator);
+	for (i = 0; i < r->nchild; i++)
+		free(r->child_shards[i]);
+	free(r->child_shards);
+	free(r->arena);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+kinesis_parse_records(const char *body, size_t len, struct kinesis_records *out,
+    const char **why)
+{
+	struct json_tokener *tok;
+	struct json_object *j, *arr, *v, *rec;
+	size_t i, n, need = 0, off = 0;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	out->millis_behind = -1;
+	tok = json_tokener_new();
+	j = json_tokener_parse_ex(tok, body, (int)len);
+	if (j == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(j, json_type_object)) {
+		*why = "not a JSON object";
+		goto out;
+	}
+	if (!json_object_object_get_ex(j, "Records", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		*why = "no Records array";
+		goto out;
+	}
+	if (json_object_object_get_ex(j, "NextShardIterator", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    json_object_get_string_len(v) == 0) {
+			*why = "bad NextShardIterator";
+			goto out;
+		}
+		out->next_iterator = xstrdup(json_object_get_string(v));
+	}
+	if (json_object_object_get_ex(j, "MillisBehindLatest", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) < 0) {
+			*why = "bad MillisBehindLatest";
+			goto out;
+		}
+		out->millis_behind = json_object_get_int64(v);
+	}
+	if (json_object_object_get_ex(j, "ChildShards", &v) &&
+	    json_object_is_type(v, json_type_array)) {
+		size_t k, nc = json_object_array_length(v);
+
+		if (nc > 1000) {
+			*why = "too many ChildShards";
+			goto out;
+		}
+		out->child_shards = xcalloc(nc ? nc : 1, sizeof(char *));
+		for (k = 0; k < nc; k++) {
+			const char *id = jstr(json_object_array_get_idx(v, k),
+			    "ShardId");
+
+			if (id == NULL || !safe_component(id)) {
+				*why = "bad ChildShards entry";
+				goto out;
+			}
+			out->child_shards[out->nchild++] = xstrdup(id);
+		}
+	}
+	n = json_object_array_length(arr);
+	if (n > 10000) {
+		*why = "more than 10000 records";
+		goto out;
+	}
+	/* first pass: validate and size the arena */
+	for (i = 0; i < n; i++) {
+		const char *seq, *pk, *data;
+		size_t dl;
+
+		rec = json_object_array_get_idx(arr, i);
+		if (rec == NULL || !json_object_is_type(rec, json_type_object)) {
+			*why = "record is not an object";
+			goto out;
+		}
+		seq = jstr(rec, "SequenceNumber");
+		pk = jstr(rec, "PartitionKey");
+		data = jstr(rec, "Data");
+		if (seq == NULL || !seq_valid(seq)) {
+			*why = "record without a valid SequenceNumber";
+			goto out;
+		}
+		if (pk == NULL) {
+			*why = "record without PartitionKey";
+			goto out;
+		}
+		if (data == NULL) {
+			*why = "record without Data";
+			goto out;
+		}
+		if (!json_object_object_get_ex(rec, "ApproximateArrivalTimestamp",
+		    &v) || !(json_object_is_type(v, json_type_double) ||
+		    json_object_is_type(v, json_type_int))) {
+			*why = "record without ApproximateArrivalTimestamp";
+			goto out;
+		}
+		dl = strlen(data);
+		need += strlen(seq) + 1 + (size_t)json_object_get_string_len(
+		    json_object_object_get(rec, "PartitionKey")) + 1 +
+		    dl / 4 * 3 + 3;
+		if (i > 0 && seq_cmp(seq, jstr(json_object_array_get_idx(arr,
+		    i - 1), "SequenceNumber")) <= 0) {
+			*why = "records out of sequence order";
+			goto out;
+		}
+	}
+	out->arena = xmalloc(need ? need : 1);
+	out->arena_len = need;
+	out->recs = xcalloc(n ? n : 1, sizeof(*out->recs));
+	for (i = 0; i < n; i++) {
+		struct kinesis_record *k = &out->recs[i];
+		struct json_object *pkv, *dv;
+		const char *seq;
+		double ts;
+		ssize_t dl;
+		size_t l;
+
+		rec = json_object_array_get_idx(arr, i);
+		seq = jstr(rec, "SequenceNumber");
+		l = strlen(seq) + 1;
+		memcpy(out->arena + off, seq, l);
+		k->seq = (const char *)out->arena + off;
+		off += l;
+		pkv = json_object_object_get(rec, "PartitionKey");
+		l = (size_t)json_object_get_string_len(pkv);
+		memcpy(out->arena + off, json_object_get_string(pkv), l);
+		out->arena[off + l] = '\0';
+		k->pk = (const char *)out->arena + off;
+		k->pk_len = l;
+		off += l + 1;
+		dv = json_object_object_get(rec, "Data");
+		dl = base64_decode(json_object_get_string(dv),
+		    (size_t)json_object_get_string_len(dv), out->arena + off,
+		    need - off);
+		if (dl < 0) {
+			*why = "record Data is not valid base64";
+			goto out;
+		}
+		k->data = out->arena + off;
+		k->data_len = (size_t)dl;
+		off += (size_t)dl;
+		out->data_bytes += (size_t)dl;
+		ts = json_object_get_double(json_object_object_get(rec,
+		    "ApproximateArrivalTimestamp"));
+		if (!isfinite(ts) || ts < 0 || ts > 1e11) {
+			*why = "record with a bad ApproximateArrivalTimestamp";
+			goto out;
+		}
+		k->ts_ms = llround(ts * 1000.0);
+		out->n++;
+	}
+	ret = 0;
+out:
+	if (ret == -1)
+		kinesis_records_free(out), out->millis_behind = -1;
+	if (j != NULL)
+		json_object_put(j);
+	json_tokener_free(tok);
+	return ret;
+}
+
+int
+kinesis_get_records(struct aws_ctx *ctx, const char *iterator, int limit,
+    struct kinesis_records *out, struct aws_result *res)
+{
+	struct json_object *req;
+	const char *why;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	req = json_object_new_object();
+	json_object_object_add(req, "ShardIterator",
+	    json_object_new_string(iterator));
+	json_object_object_add(req, "Limit", json_object_new_int(limit));
+	/* throttles come back to the caller, which keeps the read budget */
+	r = kinesis_post(ctx, "GetRecords",
+	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), 3, 1,
+	    res);
+	json_object_put(req);
+	if (r == -1)
+		return -1;
+	if (kinesis_parse_records(res->body.data, res->body.len, out,
+	    &why) == -1) {
+		snprintf(res->code, sizeof(res->code), "BadResponse");
+		snprintf(res->message, sizeof(res->message), "GetRecords: %s",
+		    why);
+		return -1;
+	}
+	return 0;
+}

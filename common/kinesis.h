@@ -1,0 +1,65 @@
+/*
+ * kinesis.h: the Kinesis Data Streams calls the keeper makes (JSON 1.1
+ * protocol): ListShards, GetShardIterator, GetRecords. Responses are
+ * validated completely before anything is used: a record is never skipped.
+ */
+#ifndef KK_KINESIS_H
+#define KK_KINESIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aws.h"
+
+struct kinesis_shard {
+	char	*id;
+	char	*parent;		/* NULL if none */
+	char	*adjacent_parent;	/* NULL if none */
+	char	*starting_seq;
+	char	*ending_seq;		/* NULL while the shard is open */
+};
+
+struct kinesis_record {
+	const char		*seq;		/* into the arena */
+	const char		*pk;		/* into the arena, NUL-terminated */
+	size_t			 pk_len;
+	int64_t			 ts_ms;
+	const unsigned char	*data;		/* into the arena */
+	size_t			 data_len;
+};
+
+struct kinesis_records {
+	struct kinesis_record	*recs;
+	size_t			 n;
+	size_t			 data_bytes;	/* sum of data_len */
+	char			*next_iterator;	/* NULL: the shard is closed and read */
+	int64_t			 millis_behind;	/* -1 if absent */
+	char			**child_shards;	/* ChildShards ShardIds (may be empty) */
+	size_t			 nchild;
+	/* one allocation holds every decoded string and payload */
+	unsigned char		*arena;
+	size_t			 arena_len;
+};
+
+int	kinesis_list_shards(struct aws_ctx *, const char *stream,
+	    struct kinesis_shard **, size_t *, struct aws_result *);
+void	kinesis_shards_free(struct kinesis_shard *, size_t);
+/* type: "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP" (ts_ms),
+ * "AT_SEQUENCE_NUMBER" or "AFTER_SEQUENCE_NUMBER" (seq). */
+int	kinesis_get_iterator(struct aws_ctx *, const char *stream,
+	    const char *shard, const char *type, const char *seq, int64_t ts_ms,
+	    char **iterator, struct aws_result *);
+/* max_attempts: retries for network errors/5xx (throttles are returned to
+ * the caller at once so it can keep its own budget). */
+int	kinesis_get_records(struct aws_ctx *, const char *iterator, int limit,
+	    struct kinesis_records *, struct aws_result *);
+/* Parse a GetRecords response body (for tests and fuzzing). 0, or -1 with
+ * *why naming the problem. */
+int	kinesis_parse_records(const char *body, size_t len,
+	    struct kinesis_records *, const char **why);
+int	kinesis_parse_shards(const char *body, size_t len,
+	    struct kinesis_shard **, size_t *, char **next_token,
+	    const char **why);
+void	kinesis_records_free(struct kinesis_records *);
+
+#endif

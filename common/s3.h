@@ -1,0 +1,32 @@
+/*
+ * s3.h: PutObject with Content-MD5, metadata and storage options.
+ */
+#ifndef KK_S3_H
+#define KK_S3_H
+
+#include <stddef.h>
+
+#include "aws.h"
+#include "cfg.h"
+
+struct s3_put {
+	const char		*bucket;
+	const char		*key;
+	const void		*body;
+	size_t			 len;
+	const char		*content_type;
+	const char		*md5_b64;	/* Content-MD5 */
+	const char		*sha256_hex;	/* payload hash (also signed) */
+	const struct sigv4_kv	*meta;		/* names without "x-amz-meta-" */
+	size_t			 nmeta;
+};
+
+/* One attempt series (aws_call retries); 0 when S3 stored the object. */
+int	s3_put_object(struct aws_ctx *, const struct cfg *,
+	    const struct s3_put *, struct aws_result *);
+/* Virtual-hosted unless path_style is set, the endpoint is an address or
+ * localhost, or the bucket name is not DNS-safe without dots. */
+int	s3_path_style(const struct cfg *, const struct aws_service *,
+	    const char *bucket);
+
+#endif
