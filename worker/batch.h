@@ -1,0 +1,58 @@
+/*
+ * batch.h: the batch being built by a worker. Records are formatted and
+ * compressed as they arrive, so memory holds the compressed batch, never
+ * the raw one.
+ */
+#ifndef KK_BATCH_H
+#define KK_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zlib.h>
+
+#include "cfg.h"
+#include "ckpt.h"
+#include "record.h"
+#include "util.h"
+
+struct batch {
+	const struct cfg	*cfg;
+	z_stream		 z;
+	int			 zactive;
+	struct buf		 out;		/* the object body so far */
+	struct buf		 line;		/* scratch for one record */
+	uint64_t		 records;
+	uint64_t		 bytes;		/* record payload bytes */
+	uint64_t		 opened_ms;	/* monotonic, first record */
+	char			 first_seq[SEQ_MAX];
+	int			 first_has_sub;
+	uint64_t		 first_sub;
+	int64_t			 first_ts;
+	char			 last_seq[SEQ_MAX];
+	int			 last_has_sub;
+	uint64_t		 last_sub;
+	int			 last_complete;	/* last record ends its aggregate */
+	int64_t			 last_ts;
+	int			 finished;
+};
+
+void	batch_init(struct batch *, const struct cfg *);
+void	batch_free(struct batch *);
+/* Start a new, empty batch (keeps buffers). */
+void	batch_reset(struct batch *);
+/* Add one record. complete: this is the last (or only) user record of its
+ * Kinesis record, so a checkpoint here may skip the whole record. */
+void	batch_add(struct batch *, const struct record *, int complete);
+/* Is a limit reached (count, bytes, age)? */
+int	batch_full(const struct batch *, uint64_t now);
+/* Is the age limit reached (for a batch that is not empty)? */
+int	batch_expired(const struct batch *, uint64_t now);
+/* Finish the compressed stream; out then holds the whole object. */
+void	batch_finish(struct batch *);
+
+/* Render the object key from the template (cfg->s3_key). */
+void	batch_key(struct buf *, const struct cfg *, const char *shard,
+	    const char *seq, int has_sub, uint64_t sub, int64_t ts_ms);
+
+#endif

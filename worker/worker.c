@@ -1,0 +1,820 @@
+/*
+ * worker.c: kinesis-keeper-worker, one process per shard (see
+ * kinesis-keeper-worker(8)). It reads its shard from just after its
+ * checkpoint, builds batches, and for each batch, in this order: uploads the
+ * object to S3, keeps a local copy, writes the notification to the outbox,
+ * stores the checkpoint, reports the flush. A crash anywhere before the
+ * checkpoint makes the restarted worker re-read the same records and
+ * rewrite the same key (the key depends only on the batch's first record).
+ */
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "aws.h"
+#include "batch.h"
+#include "cfg.h"
+#include "ckpt.h"
+#include "creds.h"
+#include "kinesis.h"
+#include "kpl.h"
+#include "log.h"
+#include "msg.h"
+#include "outbox.h"
+#include "record.h"
+#include "s3.h"
+#include "util.h"
+
+#define SUP_FD			3	/* the supervisor channel, by contract */
+#define GETRECORDS_PER_SEC	5	/* Kinesis: per shard, all consumers */
+#define BYTES_PER_SEC		(2 * 1024 * 1024)
+#define THROTTLE_BASE_MS	500
+#define THROTTLE_CAP_MS		10000
+#define ERROR_BASE_MS		500
+#define ERROR_CAP_MS		30000
+#define STATS_INTERVAL_MS	1000
+
+/* where reading stands: the last record consumed into the batch or archived */
+struct position {
+	char		seq[SEQ_MAX];
+	int		has_sub;
+	uint64_t	sub;
+	int		complete;	/* the whole Kinesis record is consumed */
+};
+
+static struct {
+	const char		*shard;
+	uint32_t		 gen;
+	struct cfg		 cfg;
+	struct aws_ctx		 aws;
+	struct creds		*creds;
+	struct batch		 batch;
+	struct position		 pos;
+	int			 sigfd;
+	int			 stopping;
+	uint64_t		 stop_deadline;
+	struct msg_stats	 stats;
+	uint64_t		 stats_sent_ms;
+	char			 host[256];
+} w;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: kinesis-keeper-worker [-dv] [-D key=value]... "
+	    "-s shard-id -g generation config-file\n");
+	exit(EX_FATAL);
+}
+
+static void
+request_stop(const char *why)
+{
+	if (w.stopping)
+		return;
+	log_info("stopping: %s", why);
+	w.stopping = 1;
+	w.stop_deadline = now_ms() + (w.cfg.shutdown_timeout_ms > 2000 ?
+	    w.cfg.shutdown_timeout_ms - 1000 : w.cfg.shutdown_timeout_ms);
+}
+
+/* Wait up to timeout_ms for a signal or the supervisor; returns early on
+ * either. */
+static void
+wait_events(uint64_t timeout_ms)
+{
+	struct pollfd pfd[2];
+	struct signalfd_siginfo si;
+	char junk[512];
+	int r;
+
+	pfd[0].fd = w.sigfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = SUP_FD;
+	pfd[1].events = POLLIN;
+	r = poll(pfd, 2, timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms);
+	if (r <= 0)
+		return;
+	if (pfd[0].revents & POLLIN) {
+		while (read(w.sigfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+				request_stop(si.ssi_signo == SIGTERM ?
+				    "SIGTERM" : "SIGINT");
+		}
+	}
+	if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+		ssize_t n = read(SUP_FD, junk, sizeof(junk));
+
+		/* the supervisor sends nothing after CONFIG: EOF means it is
+		 * gone, and an orphan must flush and exit */
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			request_stop("supervisor went away");
+	}
+}
+
+static int
+interrupted(void)
+{
+	wait_events(0);
+	return w.stopping;
+}
+
+static void
+send_stats(int force)
+{
+	uint64_t now = now_ms();
+
+	if (!force && now - w.stats_sent_ms < STATS_INTERVAL_MS)
+		return;
+	w.stats_sent_ms = now;
+	if (msg_send(SUP_FD, MSG_STATS, w.gen, &w.stats, sizeof(w.stats),
+	    1000) == -1 && errno != EPIPE)
+		log_warn("send stats");
+	/* counters are deltas; the gauge stays */
+	memset(&w.stats, 0, offsetof(struct msg_stats, millis_behind_latest));
+	w.stats.s3_put_errors = w.stats.corrupt_aggregates = 0;
+	w.stats.bad_records = 0;
+}
+
+static void
+local_copy(const char *key, const void *data, size_t len)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 1024];
+	struct dirent *de;
+	DIR *d;
+	char *name, *p;
+	struct old { char name[512]; struct timespec t; } *olds = NULL;
+	size_t n = 0, cap = 0, i, j;
+
+	if (w.cfg.local_keep <= 0)
+		return;
+	snprintf(dir, sizeof(dir), "%s/batches/%s", w.cfg.state_dir, w.shard);
+	name = xstrdup(key);
+	for (p = name; *p; p++)
+		if (*p == '/')
+			*p = '_';
+	if (strlen(name) > 250 || name[0] == '.') {
+		free(name);
+		xasprintf(&name, "%s.obj", w.batch.first_seq);
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	free(name);
+	if (write_file_atomic(path, data, len, 0640) == -1) {
+		/* the object is in S3; a missing local copy loses nothing */
+		log_warn("local copy %s", path);
+		return;
+	}
+	/* keep the newest local_keep files */
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= 512)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			olds = xrealloc(olds, cap * sizeof(*olds));
+		}
+		snprintf(olds[n].name, sizeof(olds[n].name), "%s", de->d_name);
+		olds[n++].t = st.st_mtim;
+	}
+	closedir(d);
+	while (n > (size_t)w.cfg.local_keep) {
+		size_t oldest = 0;
+
+		for (i = 1; i < n; i++)
+			if (olds[i].t.tv_sec < olds[oldest].t.tv_sec ||
+			    (olds[i].t.tv_sec == olds[oldest].t.tv_sec &&
+			    olds[i].t.tv_nsec < olds[oldest].t.tv_nsec))
+				oldest = i;
+		snprintf(path, sizeof(path), "%s/%s", dir, olds[oldest].name);
+		if (unlink(path) == -1)
+			log_warn("remove old local copy %s", path);
+		for (j = oldest; j + 1 < n; j++)
+			olds[j] = olds[j + 1];
+		n--;
+	}
+	free(olds);
+}
+
+static char *
+notification(const char *key, const char *sha, size_t stored)
+{
+	struct json_object *j;
+	char *uri, *s, ts[32];
+	struct batch *b = &w.batch;
+
+	j = json_object_new_object();
+	json_object_object_add(j, "version", json_object_new_int(1));
+	json_object_object_add(j, "stream", json_object_new_string(w.cfg.stream));
+	json_object_object_add(j, "shard", json_object_new_string(w.shard));
+	json_object_object_add(j, "bucket",
+	    json_object_new_string(w.cfg.s3_bucket));
+	json_object_object_add(j, "key", json_object_new_string(key));
+	xasprintf(&uri, "s3://%s/%s", w.cfg.s3_bucket, key);
+	json_object_object_add(j, "uri", json_object_new_string(uri));
+	free(uri);
+	json_object_object_add(j, "records",
+	    json_object_new_int64((int64_t)b->records));
+	json_object_object_add(j, "bytes", json_object_new_int64((int64_t)b->bytes));
+	json_object_object_add(j, "stored_bytes",
+	    json_object_new_int64((int64_t)stored));
+	json_object_object_add(j, "sha256", json_object_new_string(sha));
+	json_object_object_add(j, "first_seq",
+	    json_object_new_string(b->first_seq));
+	json_object_object_add(j, "last_seq", json_object_new_string(b->last_seq));
+	if (b->first_has_sub)
+		json_object_object_add(j, "first_sub",
+		    json_object_new_int64((int64_t)b->first_sub));
+	if (b->last_has_sub)
+		json_object_object_add(j, "last_sub",
+		    json_object_new_int64((int64_t)b->last_sub));
+	fmt_iso8601_ms(b->first_ts, ts, sizeof(ts));
+	json_object_object_add(j, "first_ts", json_object_new_string(ts));
+	fmt_iso8601_ms(b->last_ts, ts, sizeof(ts));
+	json_object_object_add(j, "last_ts", json_object_new_string(ts));
+	json_object_object_add(j, "host", json_object_new_string(w.host));
+	json_object_object_add(j, "keeper_version",
+	    json_object_new_string(KK_VERSION));
+	s = xstrdup(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(j);
+	return s;
+}
+
+/*
+ * Archive the current batch. Returns 0 when the checkpoint advanced, -1 if
+ * S3 could not take the object before the shutdown deadline (nothing is
+ * lost: the checkpoint did not move, the records will be read again).
+ */
+static int
+flush(int shard_done)
+{
+	struct batch *b = &w.batch;
+	struct buf key;
+	struct s3_put put;
+	struct sigv4_kv meta[4];
+	struct aws_result res;
+	struct ckpt ck;
+	struct outbox_pos first, last;
+	struct msg_flush fm;
+	char sha[65], md5[32], nrec[32], *msg;
+	uint64_t t0 = b->opened_ms, start = now_ms();
+	unsigned attempt = 0;
+
+	if (b->records == 0)
+		return 0;
+	batch_finish(b);
+	buf_init(&key);
+	batch_key(&key, &w.cfg, w.shard, b->first_seq, b->first_has_sub,
+	    b->first_sub, b->first_ts);
+	sha256_hex(b->out.data, b->out.len, sha);
+	md5_base64(b->out.data, b->out.len, md5);
+	snprintf(nrec, sizeof(nrec), "%llu", (unsigned long long)b->records);
+	meta[0].name = "records";
+	meta[0].value = nrec;
+	meta[1].name = "first-seq";
+	meta[1].value = b->first_seq;
+	meta[2].name = "last-seq";
+	meta[2].value = b->last_seq;
+	meta[3].name = "sha256";
+	meta[3].value = sha;
+	memset(&put, 0, sizeof(put));
+	put.bucket = w.cfg.s3_bucket;
+	put.key = key.data;
+	put.body = b->out.data;
+	put.len = b->out.len;
+	put.content_type = w.cfg.format_compression == COMPRESSION_GZIP ?
+	    "application/gzip" : (w.cfg.format_type == FORMAT_RAW ?
+	    "application/octet-stream" : "application/x-ndjson");
+	put.md5_b64 = md5;
+	put.sha256_hex = sha;
+	put.meta = meta;
+	put.nmeta = 4;
+
+	/* back-pressure: while S3 fails we retry and read nothing more */
+	aws_result_init(&res);
+	while (s3_put_object(&w.aws, &w.cfg, &put, &res) == -1) {
+		uint64_t d;
+
+		w.stats.s3_put_errors++;
+		if (w.stopping && now_ms() >= w.stop_deadline) {
+			log_warnx("flush of %llu records to s3://%s/%s abandoned "
+			    "at shutdown: %s (nothing lost: the checkpoint did "
+			    "not move)", (unsigned long long)b->records,
+			    w.cfg.s3_bucket, key.data, aws_strerror(&res));
+			aws_result_free(&res);
+			buf_free(&key);
+			return -1;
+		}
+		d = backoff_ms(attempt++, ERROR_BASE_MS, ERROR_CAP_MS);
+		log_warnx("s3 put s3://%s/%s: %s; retrying in %llu ms",
+		    w.cfg.s3_bucket, key.data, aws_strerror(&res),
+		    (unsigned long long)d);
+		send_stats(0);
+		if (w.stopping && now_ms() + d > w.stop_deadline)
+			d = w.stop_deadline > now_ms() ?
+			    w.stop_deadline - now_ms() : 0;
+		wait_events(d);
+	}
+	aws_result_free(&res);
+
+	local_copy(key.data, b->out.data, b->out.len);
+
+	/* the outbox entry before the checkpoint: see outbox.h */
+	first.seq = b->first_seq;
+	first.has_sub = b->first_has_sub;
+	first.sub = b->first_sub;
+	last.seq = b->last_seq;
+	last.has_sub = b->last_has_sub;
+	last.sub = b->last_sub;
+	msg = notification(key.data, sha, b->out.len);
+	memset(&fm, 0, sizeof(fm));
+	if (w.cfg.sns_topic_arn != NULL &&
+	    outbox_put(w.cfg.state_dir, w.shard, &first, &last, msg,
+	    fm.outbox, sizeof(fm.outbox)) == -1)
+		fatal("outbox entry for s3://%s/%s", w.cfg.s3_bucket, key.data);
+	free(msg);
+
+	memset(&ck, 0, sizeof(ck));
+	snprintf(ck.seq, sizeof(ck.seq), "%s", b->last_seq);
+	/* a batch that ends inside an aggregate resumes after that sub */
+	ck.has_sub = b->last_has_sub && !b->last_complete;
+	ck.sub = b->last_sub;
+	ck.done = shard_done;
+	snprintf(ck.key, sizeof(ck.key), "%s", key.data);
+	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
+		fatal("checkpoint for %s", w.shard);
+
+	fm.records = b->records;
+	fm.bytes = b->bytes;
+	fm.stored_bytes = b->out.len;
+	fm.latency_ms = now_ms() - t0;
+	log_info("flushed %llu records to s3://%s/%s (%zu bytes, %llu ms)",
+	    (unsigned long long)b->records, w.cfg.s3_bucket, key.data,
+	    b->out.len, (unsigned long long)(now_ms() - start));
+	if (msg_send(SUP_FD, MSG_FLUSH, w.gen, &fm, sizeof(fm), 2000) == -1)
+		log_warn("report flush to supervisor");	/* the outbox has it */
+	buf_free(&key);
+	batch_reset(b);
+	return 0;
+}
+
+static void
+mark_done(void)
+{
+	struct ckpt ck;
+
+	if (w.batch.records > 0) {
+		if (flush(1) == -1)
+			exit(EX_FATAL);
+	} else {
+		/* keep what the last checkpoint says, and add "done" */
+		if (ckpt_read(w.cfg.state_dir, w.shard, &ck) != 0) {
+			memset(&ck, 0, sizeof(ck));
+			snprintf(ck.seq, sizeof(ck.seq), "%s", w.pos.seq);
+		}
+		ck.done = 1;
+		ck.has_sub = 0;
+		if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
+			fatal("checkpoint for %s", w.shard);
+	}
+	log_info("shard end reached: %s is done", w.shard);
+	send_stats(1);
+	msg_send(SUP_FD, MSG_DONE, w.gen, NULL, 0, 2000);
+}
+
+/* A fresh iterator for the current position (or start_position). */
+static char *
+get_iterator(uint64_t *skip_sub, int *skip_valid)
+{
+	struct aws_result res;
+	const char *type, *seq = NULL;
+	char *it = NULL;
+	unsigned attempt = 0;
+
+	*skip_valid = 0;
+	if (w.pos.seq[0] != '\0') {
+		seq = w.pos.seq;
+		if (w.pos.has_sub && !w.pos.complete) {
+			type = "AT_SEQUENCE_NUMBER";
+			*skip_valid = 1;
+			*skip_sub = w.pos.sub;
+		} else
+			type = "AFTER_SEQUENCE_NUMBER";
+	} else if (w.cfg.start_position == START_LATEST)
+		type = "LATEST";
+	else if (w.cfg.start_position == START_AT_TIMESTAMP)
+		type = "AT_TIMESTAMP";
+	else
+		type = "TRIM_HORIZON";
+	aws_result_init(&res);
+	while (kinesis_get_iterator(&w.aws, w.cfg.stream, w.shard, type, seq,
+	    w.cfg.start_timestamp_ms, &it, &res) == -1) {
+		uint64_t d = backoff_ms(attempt++, ERROR_BASE_MS, ERROR_CAP_MS);
+
+		if (res.throttled)
+			w.stats.getrecords_throttled++;
+		log_warnx("get shard iterator (%s%s%s): %s; retrying in %llu ms",
+		    type, seq ? " " : "", seq ? seq : "", aws_strerror(&res),
+		    (unsigned long long)d);
+		wait_events(d);
+		if (w.stopping)
+			break;
+	}
+	aws_result_free(&res);
+	if (it != NULL)
+		log_debug("iterator %s%s%s", type, seq ? " " : "", seq ? seq : "");
+	return it;
+}
+
+static void
+consume(const char *seq, int has_sub, uint64_t sub, int64_t ts,
+    const char *pk, size_t pk_len, const unsigned char *data, size_t len,
+    int complete)
+{
+	struct record r;
+
+	r.seq = seq;
+	r.has_sub = has_sub;
+	r.sub = sub;
+	r.pk = pk;
+	r.pk_len = pk_len;
+	r.ts_ms = ts;
+	r.data = data;
+	r.data_len = len;
+	batch_add(&w.batch, &r, complete);
+	snprintf(w.pos.seq, sizeof(w.pos.seq), "%s", seq);
+	w.pos.has_sub = has_sub;
+	w.pos.sub = sub;
+	w.pos.complete = complete;
+	if (batch_full(&w.batch, now_ms()))
+		if (flush(0) == -1)
+			exit(EX_FATAL);
+}
+
+static void
+consume_record(const struct kinesis_record *kr, int skip_valid,
+    uint64_t skip_sub)
+{
+	struct kpl_agg agg;
+	const char *why;
+	char *pk;
+	size_t i;
+
+	if (!w.cfg.format_deaggregate || !kpl_is_aggregate(kr->data,
+	    kr->data_len)) {
+		consume(kr->seq, 0, 0, kr->ts_ms, kr->pk, kr->pk_len, kr->data,
+		    kr->data_len, 1);
+		return;
+	}
+	if (kpl_decode(kr->data, kr->data_len, &agg, &why) == -1) {
+		/* archived whole (as b64), never dropped */
+		w.stats.corrupt_aggregates++;
+		log_warnx("corrupt KPL aggregate at %s: %s; archived as is",
+		    kr->seq, why);
+		consume(kr->seq, 0, 0, kr->ts_ms, kr->pk, kr->pk_len, kr->data,
+		    kr->data_len, 1);
+		return;
+	}
+	for (i = 0; i < agg.n; i++) {
+		if (skip_valid && i <= skip_sub)
+			continue;	/* archived before the restart */
+		pk = xstrndup(agg.records[i].pk, agg.records[i].pk_len);
+		consume(kr->seq, 1, i, kr->ts_ms, pk, agg.records[i].pk_len,
+		    agg.records[i].data, agg.records[i].data_len, i + 1 == agg.n);
+		free(pk);
+	}
+	if (agg.n == 0) {
+		/* an empty aggregate: nothing to archive, but move past it */
+		snprintf(w.pos.seq, sizeof(w.pos.seq), "%s", kr->seq);
+		w.pos.has_sub = 0;
+		w.pos.complete = 1;
+	}
+	kpl_free(&agg);
+}
+
+static void
+read_loop(void)
+{
+	struct kinesis_records recs;
+	struct aws_result res;
+	char *it;
+	uint64_t skip_sub = 0, next_call = 0, min_gap, now;
+	int skip_valid = 0, readers = 1 + w.cfg.read_other_readers;
+	unsigned throttles = 0, errors = 0;
+	size_t i;
+
+	/* the per-shard budget is shared by every consumer of the stream */
+	min_gap = (1000 * (uint64_t)readers + GETRECORDS_PER_SEC - 1) /
+	    GETRECORDS_PER_SEC;
+	if ((it = get_iterator(&skip_sub, &skip_valid)) == NULL)
+		return;
+	aws_result_init(&res);
+	while (!w.stopping) {
+		now = now_ms();
+		if (now < next_call) {
+			uint64_t d = next_call - now;
+
+			if (w.batch.records > 0 && w.batch.opened_ms +
+			    w.cfg.batch_max_age_ms < next_call)
+				d = w.batch.opened_ms + w.cfg.batch_max_age_ms >
+				    now ? w.batch.opened_ms +
+				    w.cfg.batch_max_age_ms - now : 0;
+			wait_events(d);
+			if (batch_expired(&w.batch, now_ms()) && flush(0) == -1)
+				exit(EX_FATAL);
+			continue;
+		}
+		w.stats.getrecords_calls++;
+		if (kinesis_get_records(&w.aws, it, w.cfg.read_max_records, &recs,
+		    &res) == -1) {
+			uint64_t d;
+
+			if (res.throttled) {
+				w.stats.getrecords_throttled++;
+				d = backoff_ms(throttles++, THROTTLE_BASE_MS,
+				    THROTTLE_CAP_MS);
+				log_debug("GetRecords throttled (%s); backing "
+				    "off %llu ms", res.code,
+				    (unsigned long long)d);
+				next_call = now_ms() + d;
+				continue;
+			}
+			if (strcmp(res.code, "BadResponse") == 0)
+				w.stats.bad_records++;
+			d = backoff_ms(errors++, ERROR_BASE_MS, ERROR_CAP_MS);
+			if (strcmp(res.code, "ExpiredIteratorException") == 0)
+				log_info("iterator expired; resuming after %s",
+				    w.pos.seq[0] ? w.pos.seq : "the start");
+			else
+				log_warnx("GetRecords: %s; retrying in %llu ms",
+				    aws_strerror(&res), (unsigned long long)d);
+			next_call = now_ms() + d;
+			if (strcmp(res.code, "BadResponse") == 0)
+				continue;	/* same iterator, once more */
+			/* resume from what we hold: nothing lost, nothing twice */
+			free(it);
+			wait_events(d);
+			it = NULL;
+			if (w.stopping)
+				break;
+			if ((it = get_iterator(&skip_sub, &skip_valid)) == NULL)
+				break;
+			next_call = now_ms();
+			continue;
+		}
+		throttles = errors = 0;
+		w.stats.bytes_read += recs.data_bytes;
+		w.stats.records_read += recs.n;
+		if (recs.millis_behind >= 0)
+			w.stats.millis_behind_latest =
+			    (uint64_t)recs.millis_behind;
+		for (i = 0; i < recs.n; i++) {
+			int sk = skip_valid && seq_cmp(recs.recs[i].seq,
+			    w.pos.seq) == 0;
+
+			consume_record(&recs.recs[i], sk, skip_sub);
+		}
+		skip_valid = 0;
+		/* 2 MB/s per shard: a big response delays the next call */
+		next_call = now_ms() + min_gap;
+		if (recs.data_bytes > 0) {
+			uint64_t wait = recs.data_bytes * 1000 * (uint64_t)readers /
+			    BYTES_PER_SEC;
+
+			if (wait > min_gap)
+				next_call = now_ms() + wait;
+		}
+		/* caught up: idle for read.interval */
+		if (recs.n == 0 || recs.millis_behind == 0) {
+			uint64_t idle = now_ms() + w.cfg.read_interval_ms;
+
+			if (idle > next_call)
+				next_call = idle;
+		}
+		free(it);
+		it = recs.next_iterator;
+		recs.next_iterator = NULL;
+		kinesis_records_free(&recs);
+		if (batch_expired(&w.batch, now_ms()) && flush(0) == -1)
+			exit(EX_FATAL);
+		send_stats(0);
+		if (it == NULL) {
+			mark_done();
+			aws_result_free(&res);
+			exit(EX_OK_);
+		}
+	}
+	free(it);
+	aws_result_free(&res);
+}
+
+static void
+receive_config(const char *path, char **overrides, size_t nover)
+{
+	struct msgbuf mb;
+	struct msg m;
+	struct pollfd pfd;
+	struct cfg_errors errs;
+	uint64_t deadline = now_ms() + 10000;
+	char *text;
+	size_t i;
+	int r;
+
+	msgbuf_init(&mb);
+	memset(&m, 0, sizeof(m));
+	for (;;) {
+		r = msg_get(&mb, &m);
+		if (r == -1)
+			fatalx("bad message from the supervisor");
+		if (r == 1)
+			break;
+		if (now_ms() > deadline)
+			fatalx("no configuration from the supervisor");
+		pfd.fd = SUP_FD;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 1000) == 1) {
+			ssize_t n = msgbuf_read(&mb, SUP_FD);
+
+			if (n == 0)
+				fatalx("supervisor closed the channel");
+			if (n == -1 && errno != EAGAIN)
+				fatal("read from the supervisor");
+		}
+	}
+	if (m.hdr.type != MSG_CONFIG)
+		fatalx("expected CONFIG, got %s", msg_type_name(m.hdr.type));
+	text = xstrndup(m.payload, m.hdr.len);
+	msgbuf_free(&mb);
+	memset(&errs, 0, sizeof(errs));
+	if (cfg_parse(&w.cfg, path, text, overrides, nover, 0, &errs) == -1) {
+		for (i = 0; i < errs.n; i++)
+			log_warnx("%s", errs.msgs[i]);
+		fatalx_code(EX_CONFIG_, "bad configuration");
+	}
+	cfg_errors_free(&errs);
+	free(text);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct msg_hello hello;
+	struct ckpt ck;
+	struct stat st;
+	sigset_t mask;
+	char **overrides = NULL, dir[PATH_MAX], *end;
+	size_t nover = 0;
+	int ch, debug = 0, verbose = 0, lockfd, r;
+	uint64_t lock_deadline;
+
+	while ((ch = getopt(argc, argv, "dvD:s:g:")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'D':
+			overrides = xrealloc(overrides,
+			    (nover + 1) * sizeof(char *));
+			overrides[nover++] = optarg;
+			break;
+		case 's':
+			w.shard = optarg;
+			break;
+		case 'g':
+			w.gen = (uint32_t)strtoul(optarg, &end, 10);
+			if (*end != '\0')
+				usage();
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1 || w.shard == NULL)
+		usage();
+	log_init(debug ? LOG_TO_STDERR : LOG_TO_SYSLOG, verbose, LOG_DAEMON);
+	snprintf(dir, sizeof(dir), "worker %s", w.shard);
+	log_procinit(dir);
+	if (!safe_component(w.shard))
+		fatalx_code(EX_CONFIG_, "bad shard id");
+	if (fstat(SUP_FD, &st) == -1 || !S_ISSOCK(st.st_mode))
+		fatalx("fd %d is not the supervisor channel; this program is "
+		    "started by kinesis-keeper(8)", SUP_FD);
+
+	/* never outlive the supervisor: its death means stop */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		log_warn("prctl(PR_SET_PDEATHSIG)");
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
+		fatal("sigprocmask");
+	if ((w.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (getppid() == 1)
+		fatalx("supervisor already gone");
+
+	memset(&hello, 0, sizeof(hello));
+	hello.pid = (int32_t)getpid();
+	snprintf(hello.shard, sizeof(hello.shard), "%s", w.shard);
+	if (msg_send(SUP_FD, MSG_HELLO, w.gen, &hello, sizeof(hello),
+	    5000) == -1)
+		fatal("send hello");
+	receive_config(argv[0], overrides, nover);
+	free(overrides);
+	log_setlevel(w.cfg.log_level);
+	if (!debug)
+		log_setfacility(w.cfg.log_facility);
+	w.aws.interrupted = NULL;
+	if (gethostname(w.host, sizeof(w.host)) == -1)
+		snprintf(w.host, sizeof(w.host), "unknown");
+
+	snprintf(dir, sizeof(dir), "%s/batches/%s", w.cfg.state_dir, w.shard);
+	if (mkdir_p(dir, 0750) == -1)
+		fatal("mkdir %s", dir);
+	snprintf(dir, sizeof(dir), "%s/locks", w.cfg.state_dir);
+	if (mkdir_p(dir, 0750) == -1)
+		fatal("mkdir %s", dir);
+	snprintf(dir, sizeof(dir), "%s/checkpoints", w.cfg.state_dir);
+	if (mkdir_p(dir, 0750) == -1)
+		fatal("mkdir %s", dir);
+
+	/* one owner per shard: a worker of a killed supervisor may still be
+	 * flushing; wait for it rather than run beside it */
+	lock_deadline = now_ms() + w.cfg.shutdown_timeout_ms + 5000;
+	while ((lockfd = ckpt_lock(w.cfg.state_dir, w.shard)) == -1) {
+		if (errno != EWOULDBLOCK)
+			fatal("lock %s", w.shard);
+		if (now_ms() > lock_deadline)
+			fatalx("shard %s is locked by another worker", w.shard);
+		log_info("waiting for the shard lock (another worker holds it)");
+		wait_events(500);
+		if (w.stopping)
+			exit(EX_OK_);
+	}
+
+	r = ckpt_read(w.cfg.state_dir, w.shard, &ck);
+	if (r == -1)
+		fatalx("unreadable checkpoint; refusing to guess where to "
+		    "resume");
+	if (r == 0 && ck.done) {
+		log_info("shard already done");
+		msg_send(SUP_FD, MSG_DONE, w.gen, NULL, 0, 2000);
+		exit(EX_OK_);
+	}
+	memset(&w.pos, 0, sizeof(w.pos));
+	if (r == 0 && ck.seq[0] != '\0') {
+		snprintf(w.pos.seq, sizeof(w.pos.seq), "%s", ck.seq);
+		w.pos.has_sub = ck.has_sub;
+		w.pos.sub = ck.sub;
+		w.pos.complete = !ck.has_sub;
+	}
+
+	http_global_init();
+	w.creds = creds_new(&w.cfg);
+	if (aws_ctx_init(&w.aws, &w.cfg, w.creds) == -1)
+		fatalx_code(EX_CONFIG_, "bad endpoint");
+	w.aws.interrupted = interrupted;
+	batch_init(&w.batch, &w.cfg);
+	log_info("reading %s from %s%s", w.shard,
+	    w.pos.seq[0] ? "after " : "",
+	    w.pos.seq[0] ? w.pos.seq : (w.cfg.start_position == START_LATEST ?
+	    "LATEST" : w.cfg.start_position == START_AT_TIMESTAMP ?
+	    "AT_TIMESTAMP" : "TRIM_HORIZON"));
+
+	read_loop();
+
+	/* stopping: archive what we hold, then go */
+	r = flush(0);
+	send_stats(1);
+	batch_free(&w.batch);
+	aws_ctx_free(&w.aws);
+	creds_free(w.creds);
+	cfg_free(&w.cfg);
+	close(lockfd);
+	return r == 0 ? EX_OK_ : EX_FATAL;
+}
