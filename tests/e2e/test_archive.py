@@ -232,6 +232,11 @@ def verify(moto, keeper, put, queue, version, label, notified=None):
     want = [o for o in objs if notified is None or notified(o)]
     kk.check_notifications(notes, objs, want, STREAM, BUCKET, version, label)
     kk.check_state(keeper.state_dir, objs, KEEP, label)
+    log = [l for l in keeper.log().splitlines() if "flushed" in l]
+    unlogged = [o["key"] for o in want
+                if not any("s3://%s/%s" % (BUCKET, o["key"]) in l for l in log)]
+    ok(not unlogged, "%s: each flush logged as 'flushed N records to s3://...'"
+       % label, *unlogged[:5])
     return objs
 
 
