@@ -15,7 +15,7 @@ SYSCONFDIR ?= /etc
 CC	?= cc
 PKGS	= libcurl json-c libconfig zlib libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 WARN	= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	  -Wmissing-declarations -Wpointer-arith -Wcast-qual -Wwrite-strings \
