@@ -35,7 +35,7 @@ COMMON_SRCS = common/log.c common/util.c common/cfg.c common/sigv4.c \
 	      common/ckpt.c common/outbox.c common/kinesis.c common/s3.c \
 	      common/sns.c
 WORKER_SRCS = worker/batch.c worker/record.c worker/kpl.c
-SUP_SRCS    =
+SUP_SRCS    = supervisor/metrics.c
 WORKER_MAIN = worker/worker.c
 SUP_MAIN    = supervisor/keeper.c
 

@@ -29,6 +29,7 @@
 #include "creds.h"
 #include "kinesis.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "outbox.h"
 #include "sns.h"
@@ -92,6 +93,7 @@ static struct {
 	uint64_t	 next_outbox;
 	int		 topology_ok;
 	int		 outbox_pending;
+	uint64_t	 next_metrics;
 	uint64_t	 notification_errors;
 	uint64_t	 worker_restarts;
 } k;
@@ -145,6 +147,7 @@ publish(void *arg, const char *shard, const char *message)
 	    shard, &res);
 	if (r == -1) {
 		k.notification_errors++;
+		metrics_notification_error();
 		log_warnx("%s: notification not published: %s; will retry",
 		    shard, aws_strerror(&res));
 	} else
@@ -458,6 +461,7 @@ slot_exited(struct slot *s, int st)
 		s->next_start = now_ms() + k.cfg.restart_min_ms / 2;
 	s->restarts++;
 	k.worker_restarts++;
+	metrics_restart(s->shard);
 	log_info("%s: restarting worker in %llu ms", s->shard,
 	    (unsigned long long)(s->next_start - now_ms()));
 	slot_set(s, SLOT_BACKOFF);
@@ -537,10 +541,17 @@ slot_read(struct slot *s)
 			}
 			log_debug("%s: flush of %llu records reported",
 			    s->shard, (unsigned long long)f->records);
+			metrics_flush(s->shard, f);
 			drain_shard(s->shard);
 			break;
 		}
 		case MSG_STATS:
+			if (s->state == SLOT_STARTING) {
+				slot_protocol_error(s, "message before HELLO");
+				return;
+			}
+			metrics_stats(s->shard, m.payload);
+			break;
 		case MSG_DONE:
 			if (s->state == SLOT_STARTING) {
 				slot_protocol_error(s, "message before HELLO");
@@ -633,6 +644,7 @@ reload(void)
 	k.creds = creds_new(&k.cfg);
 	if (aws_ctx_init(&k.aws, &k.cfg, k.creds) == -1)
 		fatalx("reload: bad endpoint");
+	metrics_init(&k.cfg);
 	for (i = 0; i < k.nslots; i++) {
 		struct slot *s = &k.slots[i];
 
@@ -707,6 +719,8 @@ next_timeout(void)
 		t = k.next_topology;
 	if (k.outbox_pending && k.next_outbox && k.next_outbox < t)
 		t = k.next_outbox;
+	if (k.next_metrics < t)
+		t = k.next_metrics;
 	for (i = 0; i < k.nslots; i++) {
 		struct slot *s = &k.slots[i];
 
@@ -799,6 +813,8 @@ main_loop(void)
 				}
 			}
 			schedule();
+			metrics_workers_running(alive_count());
+			k.next_metrics = now_ms() + metrics_tick(&k.aws, &k.cfg);
 		}
 
 		pfd = xrealloc(pfd, (k.nslots + 1) * sizeof(*pfd));
@@ -939,6 +955,7 @@ main(int argc, char *argv[])
 	    k.cfg.s3_bucket, k.cfg.region, k.cfg.state_dir, k.aws.kinesis.scheme,
 	    k.aws.kinesis.host, creds_source(k.creds));
 
+	metrics_init(&k.cfg);
 	/* announce what a previous run archived but could not announce */
 	drain_all();
 	main_loop();
@@ -946,6 +963,7 @@ main(int argc, char *argv[])
 	if (k.outbox_pending)
 		log_warnx("some notifications are still pending; they will be "
 		    "published at the next start");
+	metrics_shutdown(&k.aws, &k.cfg);
 	log_info("stopped");
 
 	for (i = 0; i < k.nslots; i++) {
