@@ -36,7 +36,7 @@ struct cfg {
 	char		*path;		/* the file it came from */
 
 	char		*stream;	/* required */
-	char		*region;	/* default $AWS_REGION, $AWS_DEFAULT_REGION, else "us-east-1" */
+	char		*region;	/* default $AWS_REGION, $AWS_DEFAULT_REGION; none is an error */
 	char		*state_dir;	/* required */
 
 	/* endpoints: NULL means the AWS default for the region */
@@ -116,7 +116,8 @@ struct cfg_errors {
  * to resolve @include) and apply overrides ("key=value" with dotted keys,
  * e.g. "batch.max_age=10s"). Returns 0 and fills cfg, or -1 with every
  * problem appended to errs. check_dirs != 0 also checks that state_dir is
- * (or can be created as) a writable directory.
+ * (or can be created as) a writable directory and tls.ca_file is readable.
+ * cfg is overwritten, not freed first; after -1 it is all zero.
  */
 int	cfg_parse(struct cfg *, const char *path, const char *text,
 	    char *const *overrides, size_t noverrides, int check_dirs,

@@ -1,0 +1,167 @@
+#!/bin/sh
+# run.sh: golden configuration tests for `kinesis-keeper -n`. good/*.conf
+# must print "configuration OK" and exit 0; bad/NAME.conf must print exactly
+# bad/NAME.expected on stderr and exit 78. NAME.args holds extra options
+# (-D overrides). Also checks the shipped example config and that the
+# settings the parser accepts and kinesis-keeper.conf(5) agree.
+#
+# usage (from the repository root): sh tests/config/run.sh [keeper-binary]
+
+keeper=${1:-build/kinesis-keeper}
+dir=tests/config
+man=man/kinesis-keeper.conf.5
+example=etc/kinesis-keeper.conf
+
+if [ ! -x "$keeper" ]; then
+	echo "run.sh: $keeper: not an executable" >&2
+	exit 2
+fi
+
+# Hermetic: the region must come from the files, never from this shell.
+unset AWS_REGION AWS_DEFAULT_REGION AWS_CA_BUNDLE
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kk-config-test.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+
+ok() {
+	passed=$((passed + 1))
+	echo "ok - $1"
+}
+
+not_ok() {
+	failed=$((failed + 1))
+	echo "not ok - $1"
+}
+
+# Indent diagnostic output as TAP comments.
+comment() {
+	sed 's/^/#   /'
+}
+
+# Run the check on one file with the options of its NAME.args, if any;
+# those are split on blanks, never globbed.
+check() {
+	set -f
+	if [ -f "${1%.conf}.args" ]; then
+		# shellcheck disable=SC2046 # splitting is the point
+		"$keeper" -n $(cat "${1%.conf}.args") "$1"
+	else
+		"$keeper" -n "$1"
+	fi >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	set +f
+}
+
+for f in "$dir"/good/*.conf; do
+	name=good/$(basename "$f" .conf)
+	check "$f"
+	printf 'configuration OK\n' >"$tmp/want"
+	if [ $rc -eq 0 ] && cmp -s "$tmp/want" "$tmp/out" &&
+	    [ ! -s "$tmp/err" ]; then
+		ok "$name"
+	else
+		not_ok "$name"
+		echo "# exit status $rc (want 0)"
+		diff -u "$tmp/want" "$tmp/out" | comment
+		comment <"$tmp/err"
+	fi
+done
+
+for f in "$dir"/bad/*.conf; do
+	name=bad/$(basename "$f" .conf)
+	want=${f%.conf}.expected
+	if [ ! -f "$want" ]; then
+		not_ok "$name"
+		echo "# missing $want"
+		continue
+	fi
+	check "$f"
+	if [ $rc -eq 78 ] && cmp -s "$want" "$tmp/err" &&
+	    ! grep -q 'configuration OK' "$tmp/out"; then
+		ok "$name"
+	else
+		not_ok "$name"
+		echo "# exit status $rc (want 78)"
+		diff -u "$want" "$tmp/err" | comment
+	fi
+done
+
+# The shipped example must pass as it is, except for a state_dir that
+# cannot be created on this machine.
+sd=$(sed -n 's/^state_dir[ 	]*=[ 	]*"\([^"]*\)".*/\1/p' "$example")
+anc=$sd
+while [ -n "$anc" ] && [ ! -e "$anc" ]; do
+	anc=$(dirname "$anc")
+done
+set --
+if [ -z "$sd" ] || [ ! -d "$anc" ] || [ ! -w "$anc" ]; then
+	set -- -D state_dir=/tmp
+fi
+"$keeper" -n "$@" "$example" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -qx 'configuration OK' "$tmp/out" &&
+    [ ! -s "$tmp/err" ]; then
+	ok "example $example $*"
+else
+	not_ok "example $example $*"
+	echo "# exit status $rc (want 0)"
+	comment <"$tmp/err"
+fi
+
+# Every setting the parser accepts is documented, and every documented
+# setting is accepted.
+if "$keeper" --list-keys >"$tmp/keys" 2>"$tmp/err" && [ -s "$tmp/keys" ]; then
+	sed -n 's/^\.It Cm \([^ ]*\).*/\1/p' "$man" 2>/dev/null |
+	    sort -u >"$tmp/doc"
+	[ -s "$tmp/doc" ] || echo "(no .It Cm lines in $man)" >"$tmp/doc"
+	sort -u "$tmp/keys" >"$tmp/accepted"
+	comm -23 "$tmp/accepted" "$tmp/doc" >"$tmp/undoc"
+	comm -13 "$tmp/accepted" "$tmp/doc" >"$tmp/unknown"
+	if [ ! -s "$tmp/undoc" ]; then
+		ok "every setting is in $man"
+	else
+		not_ok "every setting is in $man"
+		comment <"$tmp/undoc"
+	fi
+	if [ ! -s "$tmp/unknown" ]; then
+		ok "every setting in $man is accepted"
+	else
+		not_ok "every setting in $man is accepted"
+		comment <"$tmp/unknown"
+	fi
+	# the example shows every setting, if only as a comment
+	: >"$tmp/missing"
+	while read -r key; do
+		leaf=${key##*.}
+		grep -Eq "^[# 	]*${leaf}[ 	]*=" "$example" ||
+		    echo "$key" >>"$tmp/missing"
+	done <"$tmp/accepted"
+	if [ ! -s "$tmp/missing" ]; then
+		ok "every setting is shown in $example"
+	else
+		not_ok "every setting is shown in $example"
+		comment <"$tmp/missing"
+	fi
+else
+	not_ok "$keeper --list-keys"
+	comment <"$tmp/err"
+fi
+
+# Lint, except for what depends on the manuals installed on this machine.
+if command -v mandoc >/dev/null 2>&1; then
+	mandoc -Tlint "$man" 2>&1 | grep -v -e 'referenced manual not found' \
+	    -e 'mandoc\.db' >"$tmp/lint"
+	if [ ! -s "$tmp/lint" ]; then
+		ok "mandoc -Tlint $man"
+	else
+		not_ok "mandoc -Tlint $man"
+		comment <"$tmp/lint"
+	fi
+fi
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
