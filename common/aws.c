@@ -348,6 +348,7 @@ aws_call(struct aws_ctx *ctx, struct aws_service *svc,
 		sigv4_signed_free(&sig);
 		res->transport = 0;
 		res->status = hresp.status;
+		snprintf(res->etag, sizeof(res->etag), "%s", hresp.etag);
 		buf_reset(&res->body);
 		buf_add(&res->body, hresp.body.data ? hresp.body.data : "",
 		    hresp.body.len);

@@ -55,6 +55,7 @@ struct aws_result {
 	int		transport;	/* the last failure was a transport error */
 	int		throttles;	/* throttling answers seen in all attempts */
 	int		attempts;
+	char		etag[128];	/* ETag of the last answer */
 };
 
 int	aws_ctx_init(struct aws_ctx *, const struct cfg *, struct creds *);

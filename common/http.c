@@ -85,25 +85,38 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Copy the value of header "name:" (lowercase) from a header line. */
+static int
+header_value(const char *line, size_t n, const char *name, char *out,
+    size_t outlen)
+{
+	size_t nl = strlen(name);
+	const char *v;
+	size_t vl;
+
+	if (n <= nl || strncasecmp(line, name, nl) != 0)
+		return 0;
+	v = line + nl;
+	vl = n - nl;
+	while (vl > 0 && (*v == ' ' || *v == '\t'))
+		v++, vl--;
+	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
+	    v[vl - 1] == ' '))
+		vl--;
+	snprintf(out, outlen, "%.*s", (int)vl, v);
+	return 1;
+}
+
 static size_t
 header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct sink *s = arg;
 	size_t n = size * nmemb;
-	static const char name[] = "x-amzn-errortype:";
 
-	if (n > sizeof(name) && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
-		const char *v = ptr + sizeof(name) - 1;
-		size_t vl = n - (sizeof(name) - 1);
-
-		while (vl > 0 && (*v == ' ' || *v == '\t'))
-			v++, vl--;
-		while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
-		    v[vl - 1] == ' '))
-			vl--;
-		snprintf(s->resp->amz_error_type,
-		    sizeof(s->resp->amz_error_type), "%.*s", (int)vl, v);
-	}
+	if (!header_value(ptr, n, "x-amzn-errortype:", s->resp->amz_error_type,
+	    sizeof(s->resp->amz_error_type)))
+		header_value(ptr, n, "etag:", s->resp->etag,
+		    sizeof(s->resp->etag));
 	return n;
 }
 
@@ -118,18 +131,23 @@ http_perform(struct http_client *c, const struct http_request *req,
 	struct buf line;
 	CURLcode rc;
 	size_t i;
+	int have_ctype;
 
 	buf_reset(&resp->body);
 	resp->status = 0;
 	resp->error[0] = '\0';
 	resp->truncated = 0;
 	resp->amz_error_type[0] = '\0';
+	resp->etag[0] = '\0';
 	sink.resp = resp;
 	sink.max = req->max_response ? req->max_response : 16 * 1024 * 1024;
 	errbuf[0] = '\0';
 
 	buf_init(&line);
+	have_ctype = 0;
 	for (i = 0; i < req->nheaders; i++) {
+		if (strcasecmp(req->headers[i].name, "Content-Type") == 0)
+			have_ctype = 1;
 		buf_reset(&line);
 		buf_printf(&line, "%s: %s", req->headers[i].name,
 		    req->headers[i].value);
@@ -138,6 +156,10 @@ http_perform(struct http_client *c, const struct http_request *req,
 	/* no "Expect: 100-continue" round trip; curl picks the length */
 	hl = curl_slist_append(hl, "Expect:");
 	hl = curl_slist_append(hl, "Accept:");
+	/* curl would call a bare POST/PUT body a form: it is not one, and a
+	 * server that believes it (moto does) mangles the body */
+	if (!have_ctype)
+		hl = curl_slist_append(hl, "Content-Type:");
 	buf_free(&line);
 
 	curl_easy_reset(h);

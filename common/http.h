@@ -33,6 +33,7 @@ struct http_response {
 	char		 error[256];	/* transport error text */
 	int		 truncated;	/* body exceeded max_response */
 	char		 amz_error_type[128];	/* x-amzn-ErrorType header */
+	char		 etag[128];		/* ETag header (S3 parts) */
 };
 
 /* ca_file: an extra CA bundle (NULL: system store only). */

@@ -1,15 +1,20 @@
 /*
- * s3.c: S3 PutObject. The body is signed with its real SHA-256 (which is
- * also the object's x-amz-meta-sha256) and sent with Content-MD5, so S3
- * rejects a body damaged on the way.
+ * s3.c: storing an object in S3. Every body is signed with its real SHA-256
+ * and sent with Content-MD5, so S3 rejects a body damaged on the way. Large
+ * objects go as a multipart upload whose id is recorded on disk until it is
+ * completed or aborted: a crash never leaves an upload behind for long.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "s3.h"
+
+#define S3_MAX_PARTS	10000
 
 int
 s3_path_style(const struct cfg *cfg, const struct aws_service *svc,
@@ -36,72 +41,298 @@ s3_path_style(const struct cfg *cfg, const struct aws_service *svc,
 	return 1;
 }
 
+struct target {
+	char	*path;
+	char	*host;		/* NULL: the service host */
+};
+
+static void
+target_init(struct target *t, struct aws_ctx *ctx, const struct cfg *cfg,
+    const char *bucket, const char *key)
+{
+	if (s3_path_style(cfg, &ctx->s3, bucket)) {
+		xasprintf(&t->path, "/%s/%s", bucket, key);
+		t->host = NULL;
+	} else {
+		xasprintf(&t->path, "/%s", key);
+		xasprintf(&t->host, "%s.%s", bucket, ctx->s3.host);
+	}
+}
+
+static void
+target_free(struct target *t)
+{
+	free(t->path);
+	free(t->host);
+}
+
+/* The headers that describe the object (PutObject, CreateMultipartUpload). */
+struct hdrs {
+	struct sigv4_kv	 h[32];
+	size_t		 n;
+	char		*names[16];
+	size_t		 nnames;
+};
+
+static void
+hdr_add(struct hdrs *h, const char *name, const char *value)
+{
+	if (h->n < sizeof(h->h) / sizeof(h->h[0])) {
+		h->h[h->n].name = name;
+		h->h[h->n++].value = value;
+	}
+}
+
+static void
+object_headers(struct hdrs *h, const struct cfg *cfg, const struct s3_put *put)
+{
+	size_t i;
+
+	memset(h, 0, sizeof(*h));
+	hdr_add(h, "Content-Type", put->content_type ? put->content_type :
+	    "application/octet-stream");
+	if (cfg->s3_storage_class != NULL &&
+	    strcmp(cfg->s3_storage_class, "STANDARD") != 0)
+		hdr_add(h, "x-amz-storage-class", cfg->s3_storage_class);
+	if (cfg->s3_sse == SSE_AES256)
+		hdr_add(h, "x-amz-server-side-encryption", "AES256");
+	else if (cfg->s3_sse == SSE_KMS) {
+		hdr_add(h, "x-amz-server-side-encryption", "aws:kms");
+		if (cfg->s3_kms_key_id != NULL)
+			hdr_add(h, "x-amz-server-side-encryption-aws-kms-key-id",
+			    cfg->s3_kms_key_id);
+	}
+	for (i = 0; i < put->nmeta && h->nnames < 16; i++) {
+		xasprintf(&h->names[h->nnames], "x-amz-meta-%s",
+		    put->meta[i].name);
+		hdr_add(h, h->names[h->nnames++], put->meta[i].value);
+	}
+}
+
+static void
+hdrs_free(struct hdrs *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->nnames; i++)
+		free(h->names[i]);
+}
+
+static int
+s3_call(struct aws_ctx *ctx, const struct target *t, const char *method,
+    const struct sigv4_kv *params, size_t nparams, struct sigv4_kv *h,
+    size_t nh, const void *body, size_t len, const char *sha,
+    struct aws_result *res)
+{
+	struct aws_call call;
+	char bodysha[65];
+
+	if (sha == NULL) {
+		sha256_hex(body ? body : "", len, bodysha);
+		sha = bodysha;
+	}
+	/* the signer insists on it for S3, and S3 wants it */
+	h[nh].name = "x-amz-content-sha256";
+	h[nh++].value = sha;
+	memset(&call, 0, sizeof(call));
+	call.method = method;
+	call.path = t->path;
+	call.host = t->host;
+	call.params = params;
+	call.nparams = nparams;
+	call.headers = h;
+	call.nheaders = nh;
+	call.body = body;
+	call.body_len = len;
+	call.payload_sha256 = sha;
+	call.max_response = 1024 * 1024;
+	/* generous for big bodies; a stalled transfer is cut by low-speed */
+	call.timeout_ms = 60000 + (long)(len / (256 * 1024)) * 1000;
+	call.max_attempts = 3;
+	return aws_call(ctx, &ctx->s3, &call, res);
+}
+
+static int
+put_single(struct aws_ctx *ctx, const struct cfg *cfg, const struct s3_put *put,
+    const struct target *t, struct aws_result *res)
+{
+	struct hdrs h;
+	int r;
+
+	object_headers(&h, cfg, put);
+	hdr_add(&h, "Content-MD5", put->md5_b64);
+	r = s3_call(ctx, t, "PUT", NULL, 0, h.h, h.n, put->body, put->len,
+	    put->sha256_hex, res);
+	hdrs_free(&h);
+	return r;
+}
+
+static void
+xml_text(const char *body, const char *tag, char *out, size_t len)
+{
+	char open[64], close[64];
+	const char *s, *e;
+
+	out[0] = '\0';
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	if (body == NULL || (s = strstr(body, open)) == NULL)
+		return;
+	s += strlen(open);
+	if ((e = strstr(s, close)) == NULL)
+		return;
+	snprintf(out, len, "%.*s", (int)(e - s), s);
+}
+
+static int
+abort_upload(struct aws_ctx *ctx, const struct target *t, const char *id)
+{
+	struct sigv4_kv p[1], h[2];
+	struct aws_result res;
+	int r;
+
+	p[0].name = "uploadId";
+	p[0].value = id;
+	aws_result_init(&res);
+	r = s3_call(ctx, t, "DELETE", p, 1, h, 0, NULL, 0, NULL, &res);
+	if (r == -1 && res.status != 404)
+		log_warnx("s3: abort multipart upload %s: %s", id,
+		    aws_strerror(&res));
+	aws_result_free(&res);
+	return r == 0 || res.status == 404 ? 0 : -1;
+}
+
+static int
+put_multipart(struct aws_ctx *ctx, const struct cfg *cfg,
+    const struct s3_put *put, const struct target *t, struct aws_result *res)
+{
+	struct hdrs h;
+	struct sigv4_kv p[2], ph[4];
+	struct buf done, state;
+	char id[1024], num[24], md5[32], sha[65];
+	size_t part = cfg->s3_part_size, off, nparts, i;
+	int r = -1;
+
+	/* S3 allows 10000 parts: grow the part size if it must */
+	nparts = (put->len + part - 1) / part;
+	if (nparts > S3_MAX_PARTS) {
+		part = (put->len + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
+		nparts = (put->len + part - 1) / part;
+	}
+	object_headers(&h, cfg, put);
+	p[0].name = "uploads";
+	p[0].value = "";
+	if (s3_call(ctx, t, "POST", p, 1, h.h, h.n, NULL, 0, NULL, res) == -1) {
+		hdrs_free(&h);
+		return -1;
+	}
+	hdrs_free(&h);
+	xml_text(res->body.data, "UploadId", id, sizeof(id));
+	if (id[0] == '\0') {
+		snprintf(res->code, sizeof(res->code), "BadResponse");
+		snprintf(res->message, sizeof(res->message),
+		    "CreateMultipartUpload: no UploadId");
+		return -1;
+	}
+	buf_init(&state);
+	if (put->upload_state != NULL) {
+		buf_printf(&state, "%s\n%s\n%s\n", id, put->bucket, put->key);
+		if (write_file_atomic(put->upload_state, state.data, state.len,
+		    0640) == -1)
+			log_warn("s3: record upload id in %s", put->upload_state);
+	}
+	buf_free(&state);
+
+	buf_init(&done);
+	buf_addstr(&done, "<CompleteMultipartUpload>");
+	p[0].name = "partNumber";
+	p[0].value = num;
+	p[1].name = "uploadId";
+	p[1].value = id;
+	for (i = 0, off = 0; i < nparts; i++, off += part) {
+		size_t len = put->len - off < part ? put->len - off : part;
+		const char *b = (const char *)put->body + off;
+
+		snprintf(num, sizeof(num), "%zu", i + 1);
+		md5_base64(b, len, md5);
+		sha256_hex(b, len, sha);
+		ph[0].name = "Content-MD5";
+		ph[0].value = md5;
+		if (s3_call(ctx, t, "PUT", p, 2, ph, 1, b, len, sha, res) == -1)
+			goto abort;
+		if (res->etag[0] == '\0') {
+			snprintf(res->code, sizeof(res->code), "BadResponse");
+			snprintf(res->message, sizeof(res->message),
+			    "UploadPart: no ETag");
+			goto abort;
+		}
+		buf_printf(&done, "<Part><PartNumber>%zu</PartNumber>"
+		    "<ETag>%s</ETag></Part>", i + 1, res->etag);
+	}
+	buf_addstr(&done, "</CompleteMultipartUpload>");
+	ph[0].name = "Content-Type";
+	ph[0].value = "application/xml";
+	if (s3_call(ctx, t, "POST", p + 1, 1, ph, 1, done.data, done.len, NULL,
+	    res) == -1)
+		goto abort;
+	/* S3 may answer 200 and still fail: the error is in the body */
+	if (res->body.data != NULL && strstr(res->body.data, "<Error>") != NULL) {
+		xml_text(res->body.data, "Code", res->code, sizeof(res->code));
+		xml_text(res->body.data, "Message", res->message,
+		    sizeof(res->message));
+		goto abort;
+	}
+	r = 0;
+	goto out;
+abort:
+	abort_upload(ctx, t, id);
+out:
+	if (put->upload_state != NULL)
+		unlink(put->upload_state);
+	buf_free(&done);
+	return r;
+}
+
 int
 s3_put_object(struct aws_ctx *ctx, const struct cfg *cfg,
     const struct s3_put *put, struct aws_result *res)
 {
-	struct sigv4_kv *h;
-	struct aws_call call;
-	char *path = NULL, *host = NULL, **names;
-	size_t nh = 0, i;
+	struct target t;
 	int r;
 
-	h = xcalloc(put->nmeta + 8, sizeof(*h));
-	names = xcalloc(put->nmeta + 1, sizeof(char *));
-	h[nh].name = "Content-Type";
-	h[nh++].value = put->content_type ? put->content_type :
-	    "application/octet-stream";
-	h[nh].name = "Content-MD5";
-	h[nh++].value = put->md5_b64;
-	h[nh].name = "x-amz-content-sha256";
-	h[nh++].value = put->sha256_hex;
-	if (cfg->s3_storage_class != NULL &&
-	    strcmp(cfg->s3_storage_class, "STANDARD") != 0) {
-		h[nh].name = "x-amz-storage-class";
-		h[nh++].value = cfg->s3_storage_class;
-	}
-	if (cfg->s3_sse == SSE_AES256) {
-		h[nh].name = "x-amz-server-side-encryption";
-		h[nh++].value = "AES256";
-	} else if (cfg->s3_sse == SSE_KMS) {
-		h[nh].name = "x-amz-server-side-encryption";
-		h[nh++].value = "aws:kms";
-		if (cfg->s3_kms_key_id != NULL) {
-			h[nh].name = "x-amz-server-side-encryption-aws-kms-key-id";
-			h[nh++].value = cfg->s3_kms_key_id;
-		}
-	}
-	for (i = 0; i < put->nmeta; i++) {
-		xasprintf(&names[i], "x-amz-meta-%s", put->meta[i].name);
-		h[nh].name = names[i];
-		h[nh++].value = put->meta[i].value;
-	}
-
-	if (s3_path_style(cfg, &ctx->s3, put->bucket)) {
-		xasprintf(&path, "/%s/%s", put->bucket, put->key);
-	} else {
-		xasprintf(&path, "/%s", put->key);
-		xasprintf(&host, "%s.%s", put->bucket, ctx->s3.host);
-	}
-	memset(&call, 0, sizeof(call));
-	call.method = "PUT";
-	call.path = path;
-	call.host = host;
-	call.headers = h;
-	call.nheaders = nh;
-	call.body = put->body;
-	call.body_len = put->len;
-	call.payload_sha256 = put->sha256_hex;
-	call.max_response = 1024 * 1024;
-	/* generous for big objects; a stalled upload is cut by low-speed */
-	call.timeout_ms = 60000 + (long)(put->len / (256 * 1024)) * 1000;
-	call.max_attempts = 3;
-	r = aws_call(ctx, &ctx->s3, &call, res);
-	for (i = 0; i < put->nmeta; i++)
-		free(names[i]);
-	free(names);
-	free(h);
-	free(path);
-	free(host);
+	target_init(&t, ctx, cfg, put->bucket, put->key);
+	if (put->len > cfg->s3_multipart_threshold && cfg->s3_part_size > 0)
+		r = put_multipart(ctx, cfg, put, &t, res);
+	else
+		r = put_single(ctx, cfg, put, &t, res);
+	target_free(&t);
 	return r;
+}
+
+void
+s3_abort_stale(struct aws_ctx *ctx, const struct cfg *cfg,
+    const char *upload_state)
+{
+	struct buf b;
+	struct target t;
+	char *id, *bucket, *key, *save = NULL;
+
+	buf_init(&b);
+	if (read_file(upload_state, &b, 65536) == -1) {
+		buf_free(&b);
+		return;
+	}
+	id = strtok_r(b.data, "\n", &save);
+	bucket = strtok_r(NULL, "\n", &save);
+	key = strtok_r(NULL, "\n", &save);
+	if (id != NULL && bucket != NULL && key != NULL) {
+		log_info("s3: aborting the multipart upload of s3://%s/%s left "
+		    "by an earlier run", bucket, key);
+		target_init(&t, ctx, cfg, bucket, key);
+		if (abort_upload(ctx, &t, id) == 0)
+			unlink(upload_state);
+		target_free(&t);
+	} else
+		unlink(upload_state);
+	buf_free(&b);
 }

@@ -69,6 +69,7 @@ static struct {
 	struct msg_stats	 stats;
 	uint64_t		 stats_sent_ms;
 	char			 host[256];
+	char			 upload_state[PATH_MAX];
 } w;
 
 static void
@@ -307,6 +308,7 @@ flush(int shard_done)
 	put.sha256_hex = sha;
 	put.meta = meta;
 	put.nmeta = 4;
+	put.upload_state = w.upload_state;
 
 	/* back-pressure: while S3 fails we retry and read nothing more */
 	aws_result_init(&res);
@@ -762,6 +764,11 @@ main(int argc, char *argv[])
 	snprintf(dir, sizeof(dir), "%s/checkpoints", w.cfg.state_dir);
 	if (mkdir_p(dir, 0750) == -1)
 		fatal("mkdir %s", dir);
+	snprintf(dir, sizeof(dir), "%s/uploads", w.cfg.state_dir);
+	if (mkdir_p(dir, 0750) == -1)
+		fatal("mkdir %s", dir);
+	snprintf(w.upload_state, sizeof(w.upload_state), "%s/uploads/%s",
+	    w.cfg.state_dir, w.shard);
 
 	/* one owner per shard: a worker of a killed supervisor may still be
 	 * flushing; wait for it rather than run beside it */
@@ -799,6 +806,8 @@ main(int argc, char *argv[])
 	if (aws_ctx_init(&w.aws, &w.cfg, w.creds) == -1)
 		fatalx_code(EX_CONFIG_, "bad endpoint");
 	w.aws.interrupted = interrupted;
+	/* a multipart upload of a run that died is never left dangling */
+	s3_abort_stale(&w.aws, &w.cfg, w.upload_state);
 	batch_init(&w.batch, &w.cfg);
 	log_info("reading %s from %s%s", w.shard,
 	    w.pos.seq[0] ? "after " : "",
