@@ -557,6 +557,9 @@ slot_read(struct slot *s)
 				slot_protocol_error(s, "message before HELLO");
 				return;
 			}
+			/* its children may be new to us: look now */
+			log_info("%s: shard end reached", s->shard);
+			k.next_topology = now_ms();
 			break;
 		default:
 			slot_protocol_error(s, "unexpected message type");
