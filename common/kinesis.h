@@ -57,6 +57,12 @@ int	kinesis_get_records(struct aws_ctx *, const char *iterator, int limit,
  * *why naming the problem. */
 int	kinesis_parse_records(const char *body, size_t len,
 	    struct kinesis_records *, const char **why);
+/* The two parsers behind it, for cross-checking in tests and fuzzing: the
+ * fast scanner (-1 for anything unusual) and the json-c parser. */
+int	kinesis_parse_records_fast(const char *body, size_t len,
+	    struct kinesis_records *);
+int	kinesis_parse_records_jsonc(const char *body, size_t len,
+	    struct kinesis_records *, const char **why);
 int	kinesis_parse_shards(const char *body, size_t len,
 	    struct kinesis_shard **, size_t *, char **next_token,
 	    const char **why);

@@ -107,7 +107,7 @@ log_level_from_name(const char *name)
 	return -1;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 vlog(int prio, const char *fmt, va_list ap)
 {
 	char msg[4096];
@@ -198,7 +198,7 @@ fatal(const char *fmt, ...)
 	fatalx("%s: %s", buf, strerror(saved));
 }
 
-static void __attribute__((noreturn))
+static void __attribute__((noreturn, format(printf, 2, 0)))
 vfatal(int code, const char *fmt, va_list ap)
 {
 	char buf[2048];
