@@ -815,45 +815,56 @@ def check_objects(objs, stream, prefix, arrivals=None, label=""):
     return objs
 
 
+def _pos(seq, sub):
+    """Sort key of a (seq, sub) position; non-numeric sorts first."""
+    return (int(seq) if str(seq).isdigit() else -1,
+            int(sub) if str(sub).isdigit() else -1)
+
+
 def assert_exactly_once(put, objs, label=""):
     """Every put record appears exactly once, in shard order, with its
-    partition key and payload; nothing extra. put: [(shard, seq, pk, data)];
+    partition key and payload; nothing extra. put: [(shard, seq, pk, data)]
+    or, for de-aggregated KPL user records, [(shard, seq, pk, data, sub)];
     objs: decoded objects (check_objects)."""
     lbl = (label + ": ") if label else ""
-    want = {(sh, seq): (pk, d) for sh, seq, pk, d in put}
-    seen = {}
-    dups, extra, order, overlap = [], [], [], []
+    want = {}
+    for p in put:
+        sh, seq, pk, d = p[:4]
+        sub = p[4] if len(p) > 4 else None
+        want[(sh, seq, None if sub is None else str(sub))] = (pk, d)
+    seen = {}  # (shard, seq, sub) -> (object key, line)
+    dups, extra, order = [], [], []
     by_shard = {}
     for o in objs:
         by_shard.setdefault(o.get("shard"), []).append(o)
     for shard, lst in by_shard.items():
-        lst.sort(key=lambda o: int(o["lines"][0]["seq"]) if o["lines"]
-                 and str(o["lines"][0].get("seq", "")).isdigit() else -1)
+        lst.sort(key=lambda o: _pos(o["lines"][0].get("seq"),
+                                    o["lines"][0].get("sub"))
+                 if o["lines"] else (-1, -1))
         prev = None
         for o in lst:
             for ln in o["lines"]:
-                seq = ln.get("seq")
-                k = (shard, seq)
+                sub = ln.get("sub")
+                k = (shard, ln.get("seq"), None if sub is None else str(sub))
+                name = "%s %s%s" % (shard, k[1], "" if sub is None
+                                    else "/%s" % sub)
                 if k in seen:
-                    dups.append("%s %s in %s and %s" % (shard, seq, seen[k],
-                                                        o["key"]))
+                    dups.append("%s in %s and %s" % (name, seen[k][0], o["key"]))
                     continue
-                seen[k] = o["key"]
+                seen[k] = (o["key"], ln)
                 if k not in want:
-                    extra.append("%s %s in %s" % (shard, seq, o["key"]))
-                if prev is not None and str(seq).isdigit() and int(seq) <= prev:
-                    order.append("%s: %s after %s in %s" % (shard, seq, prev,
-                                                            o["key"]))
-                if str(seq).isdigit():
-                    prev = int(seq)
-    missing = ["%s %s" % k for k in want if k not in seen]
+                    extra.append("%s in %s" % (name, o["key"]))
+                pos = _pos(k[1], k[2])
+                if prev is not None and pos <= prev:
+                    order.append("%s after %s in %s" % (name, prev, o["key"]))
+                prev = pos
+    missing = ["%s %s%s" % (k[0], k[1], "" if k[2] is None else "/" + k[2])
+               for k in want if k not in seen]
     bad_pk, bad_payload = [], []
-    for k, key in seen.items():
+    for k, (key, ln) in seen.items():
         if k not in want:
             continue
         pk, data = want[k]
-        ln = next(ln for o in by_shard[k[0]] if o["key"] == key
-                  for ln in o["lines"] if ln.get("seq") == k[1])
         if ln.get("pk") != pk:
             bad_pk.append("%s %s: pk %r, want %r" % (k[0], k[1], ln.get("pk"), pk))
         good, why = payload_matches(ln, data)
@@ -959,8 +970,10 @@ def check_state(state_dir, objs, keep, label=""):
             by_shard.setdefault(o["shard"], []).append(o)
     ck_probs, local_probs = [], []
     for shard, lst in sorted(by_shard.items()):
-        lst.sort(key=lambda o: int(o["lines"][0]["seq"]))
-        last = lst[-1]["lines"][-1]["seq"]
+        lst.sort(key=lambda o: _pos(o["lines"][0].get("seq"),
+                                    o["lines"][0].get("sub")))
+        last = max((ln.get("seq") for o in lst for ln in o["lines"]),
+                   key=lambda s: _pos(s, None))
         path = os.path.join(state_dir, "checkpoints", shard)
         try:
             with open(path, "rb") as f:
