@@ -126,7 +126,7 @@ def scenario():
             }
             with kk.Keeper(moto, STREAM, BUCKET, overrides=overrides,
                            topic_arn=topic) as keeper:
-                run(moto, keeper, proxy, queue, shards)
+                run(moto, keeper, proxy, queue)
 
 
 def command_line(keeper):
@@ -156,7 +156,7 @@ def wait_archived(moto, keeper, n, label):
     return have >= n
 
 
-def run(moto, keeper, proxy, queue, shards):
+def run(moto, keeper, proxy, queue):
     version = command_line(keeper)
 
     # -- phase 1: a backlog, then records while the keeper runs
