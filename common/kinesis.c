@@ -584,6 +584,38 @@ sc_skip(struct scan *sc, int depth)
 	}
 }
 
+/* Decode the simple escapes of a string span; \u escapes are left to
+ * json-c (-1). moto's iterators end in an escaped newline, for one. */
+static char *
+span_unescape(const struct span *sp)
+{
+	char *out = xmalloc(sp->len + 1), *o = out;
+	const char *p = sp->s, *end = sp->s + sp->len;
+
+	while (p < end) {
+		if (*p != '\\') {
+			*o++ = *p++;
+			continue;
+		}
+		switch (p[1]) {
+		case 'n': *o++ = '\n'; break;
+		case 't': *o++ = '\t'; break;
+		case 'r': *o++ = '\r'; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case '/': *o++ = '/'; break;
+		case '\\': *o++ = '\\'; break;
+		case '"': *o++ = '"'; break;
+		default:
+			free(out);
+			return NULL;
+		}
+		p += 2;
+	}
+	*o = '\0';
+	return out;
+}
+
 static int
 span_is(const struct span *sp, const char *s)
 {
@@ -715,8 +747,7 @@ kinesis_parse_records_fast(const char *body, size_t len,
 				sc.p += 4;
 				continue;
 			}
-			if (sc_string(&sc, &it, &plain) == -1 || !plain ||
-			    it.len == 0 || memchr(it.s, '\0', it.len) != NULL)
+			if (sc_string(&sc, &it, &plain) == -1 || it.len == 0)
 				goto fail;
 			have_it = 1;
 		} else if (span_is(&key, "MillisBehindLatest")) {
@@ -816,8 +847,8 @@ kinesis_parse_records_fast(const char *body, size_t len,
 		k->ts_ms = llround(recs[i].ts * 1000.0);
 		out->n++;
 	}
-	if (have_it)
-		out->next_iterator = xstrndup(it.s, it.len);
+	if (have_it && (out->next_iterator = span_unescape(&it)) == NULL)
+		goto fail;
 	out->millis_behind = behind;
 	free(recs);
 	free(child);
