@@ -73,15 +73,21 @@ ckpt_read(const char *state_dir, const char *shard, struct ckpt *c)
 	}
 	if (json_object_object_get_ex(j, "sub", &v)) {
 		if (!json_object_is_type(v, json_type_int) ||
-		    json_object_get_int64(v) < 0 || c->seq[0] == '\0') {
+		    json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) == INT64_MAX || c->seq[0] == '\0') {
 			log_warnx("checkpoint %s: bad sub", path);
 			goto out;
 		}
 		c->has_sub = 1;
 		c->sub = (uint64_t)json_object_get_int64(v);
 	}
-	if (json_object_object_get_ex(j, "done", &v))
+	if (json_object_object_get_ex(j, "done", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			log_warnx("checkpoint %s: bad done", path);
+			goto out;
+		}
 		c->done = json_object_get_boolean(v);
+	}
 	if (json_object_object_get_ex(j, "key", &v) &&
 	    json_object_is_type(v, json_type_string))
 		snprintf(c->key, sizeof(c->key), "%s", json_object_get_string(v));

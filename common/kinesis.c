@@ -55,6 +55,54 @@ jstr(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/*
+ * An optional string field: 0 absent or null, 1 a string (in *out) with no
+ * embedded NUL, -1 anything else. A field of the wrong type is a broken
+ * answer, not a missing value.
+ */
+static int
+jopt(struct json_object *o, const char *key, const char **out)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	*out = json_object_get_string(v);
+	if (strlen(*out) != (size_t)json_object_get_string_len(v))
+		return -1;
+	return 1;
+}
+
+/* One JSON object and nothing after it but white space. */
+static struct json_object *
+parse_whole(struct json_tokener *tok, const char *body, size_t len)
+{
+	struct json_object *j;
+	size_t off;
+
+	if (len > INT32_MAX)
+		return NULL;
+	j = json_tokener_parse_ex(tok, body, (int)len);
+	if (j == NULL || json_tokener_get_error(tok) != json_tokener_success) {
+		if (j != NULL)
+			json_object_put(j);
+		return NULL;
+	}
+	for (off = json_tokener_get_parse_end(tok); off < len; off++)
+		if (!isspace((unsigned char)body[off])) {
+			json_object_put(j);
+			return NULL;
+		}
+	if (!json_object_is_type(j, json_type_object)) {
+		json_object_put(j);
+		return NULL;
+	}
+	return j;
+}
+
 void
 kinesis_shards_free(struct kinesis_shard *s, size_t n)
 {
@@ -82,9 +130,7 @@ kinesis_parse_shards(const char *body, size_t len, struct kinesis_shard **out,
 
 	*next_token = NULL;
 	tok = json_tokener_new();
-	j = json_tokener_parse_ex(tok, body, (int)len);
-	if (j == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(j, json_type_object)) {
+	if ((j = parse_whole(tok, body, len)) == NULL) {
 		*why = "not a JSON object";
 		goto out;
 	}
@@ -101,32 +147,51 @@ kinesis_parse_shards(const char *body, size_t len, struct kinesis_shard **out,
 	*out = xrealloc(*out, (base + n) * sizeof(**out));
 	for (i = 0; i < n; i++) {
 		struct kinesis_shard *k = &(*out)[base + i];
+		const char *p, *a, *st, *en;
 
 		memset(k, 0, sizeof(*k));
+		*nout = base + i;
 		sh = json_object_array_get_idx(arr, i);
 		if (sh == NULL || !json_object_is_type(sh, json_type_object) ||
-		    (s = jstr(sh, "ShardId")) == NULL || !safe_component(s)) {
+		    jopt(sh, "ShardId", &s) != 1 || !safe_component(s)) {
 			*why = "shard without a valid ShardId";
-			*nout = base + i;
 			goto out;
 		}
-		k->id = xstrdup(s);
-		if ((s = jstr(sh, "ParentShardId")) != NULL && *s)
-			k->parent = xstrdup(s);
-		if ((s = jstr(sh, "AdjacentParentShardId")) != NULL && *s)
-			k->adjacent_parent = xstrdup(s);
-		if (json_object_object_get_ex(sh, "SequenceNumberRange", &r) &&
-		    json_object_is_type(r, json_type_object)) {
-			if ((s = jstr(r, "StartingSequenceNumber")) != NULL &&
-			    seq_valid(s))
-				k->starting_seq = xstrdup(s);
-			if ((s = jstr(r, "EndingSequenceNumber")) != NULL &&
-			    seq_valid(s))
-				k->ending_seq = xstrdup(s);
+		if (jopt(sh, "ParentShardId", &p) == -1 ||
+		    (p != NULL && *p && !safe_component(p)) ||
+		    jopt(sh, "AdjacentParentShardId", &a) == -1 ||
+		    (a != NULL && *a && !safe_component(a))) {
+			*why = "shard with a bad parent ShardId";
+			goto out;
 		}
+		st = en = NULL;
+		if (json_object_object_get_ex(sh, "SequenceNumberRange", &r) &&
+		    r != NULL) {
+			if (!json_object_is_type(r, json_type_object) ||
+			    jopt(r, "StartingSequenceNumber", &st) == -1 ||
+			    jopt(r, "EndingSequenceNumber", &en) == -1 ||
+			    (st != NULL && !seq_valid(st)) ||
+			    (en != NULL && !seq_valid(en))) {
+				*why = "shard with a bad SequenceNumberRange";
+				goto out;
+			}
+		}
+		k->id = xstrdup(s);
+		if (p != NULL && *p)
+			k->parent = xstrdup(p);
+		if (a != NULL && *a)
+			k->adjacent_parent = xstrdup(a);
+		if (st != NULL)
+			k->starting_seq = xstrdup(st);
+		if (en != NULL)
+			k->ending_seq = xstrdup(en);
 	}
 	*nout = base + n;
-	if ((s = jstr(j, "NextToken")) != NULL && *s)
+	if (jopt(j, "NextToken", &s) == -1) {
+		*why = "bad NextToken";
+		goto out;
+	}
+	if (s != NULL && *s)
 		*next_token = xstrdup(s);
 	ret = 0;
 out:
@@ -251,9 +316,7 @@ kinesis_parse_records_jsonc(const char *body, size_t len,
 	memset(out, 0, sizeof(*out));
 	out->millis_behind = -1;
 	tok = json_tokener_new();
-	j = json_tokener_parse_ex(tok, body, (int)len);
-	if (j == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(j, json_type_object)) {
+	if ((j = parse_whole(tok, body, len)) == NULL) {
 		*why = "not a JSON object";
 		goto out;
 	}
@@ -272,27 +335,34 @@ kinesis_parse_records_jsonc(const char *body, size_t len,
 		out->next_iterator = xstrdup(json_object_get_string(v));
 	}
 	if (json_object_object_get_ex(j, "MillisBehindLatest", &v)) {
+		/* json-c clamps what int64 cannot hold: refuse the clamp */
 		if (!json_object_is_type(v, json_type_int) ||
-		    json_object_get_int64(v) < 0) {
+		    json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) == INT64_MAX) {
 			*why = "bad MillisBehindLatest";
 			goto out;
 		}
 		out->millis_behind = json_object_get_int64(v);
 	}
-	if (json_object_object_get_ex(j, "ChildShards", &v) &&
-	    json_object_is_type(v, json_type_array)) {
-		size_t k, nc = json_object_array_length(v);
+	if (json_object_object_get_ex(j, "ChildShards", &v) && v != NULL) {
+		size_t k, nc;
 
+		if (!json_object_is_type(v, json_type_array)) {
+			*why = "ChildShards is not an array";
+			goto out;
+		}
+		nc = json_object_array_length(v);
 		if (nc > 1000) {
 			*why = "too many ChildShards";
 			goto out;
 		}
 		out->child_shards = xcalloc(nc ? nc : 1, sizeof(char *));
 		for (k = 0; k < nc; k++) {
-			const char *id = jstr(json_object_array_get_idx(v, k),
-			    "ShardId");
+			struct json_object *e = json_object_array_get_idx(v, k);
+			const char *id = NULL;
 
-			if (id == NULL || !safe_component(id)) {
+			if (e == NULL || !json_object_is_type(e, json_type_object) ||
+			    jopt(e, "ShardId", &id) != 1 || !safe_component(id)) {
 				*why = "bad ChildShards entry";
 				goto out;
 			}
@@ -317,7 +387,7 @@ kinesis_parse_records_jsonc(const char *body, size_t len,
 		seq = jstr(rec, "SequenceNumber");
 		pk = jstr(rec, "PartitionKey");
 		data = jstr(rec, "Data");
-		if (seq == NULL || !seq_valid(seq)) {
+		if (jopt(rec, "SequenceNumber", &seq) != 1 || !seq_valid(seq)) {
 			*why = "record without a valid SequenceNumber";
 			goto out;
 		}
@@ -424,7 +494,8 @@ struct scan_rec {
 	double		 ts;
 };
 
-#define SCAN_MAX_DEPTH	32
+/* json-c refuses nesting deeper than 32 from the top; stay well inside */
+#define SCAN_MAX_DEPTH	16
 
 static void
 sc_ws(struct scan *sc)
@@ -685,7 +756,7 @@ scan_record(struct scan *sc, struct scan_rec *r)
 			r->ts = strtod(tmp, NULL);
 			if (!isfinite(r->ts) || r->ts < 0 || r->ts > 1e11)
 				return -1;
-		} else if (sc_skip(sc, 1) == -1)
+		} else if (sc_skip(sc, 4) == -1)
 			return -1;
 	} while (sc_lit(sc, ',') == 0);
 	if (sc_lit(sc, '}') == -1 || seen != 15 || !span_seq_valid(&r->seq))
@@ -782,7 +853,7 @@ kinesis_parse_records_fast(const char *body, size_t len,
 						if (got++ || sc_string(&sc, &id,
 						    &plain) == -1 || !plain)
 							goto fail;
-					} else if (sc_skip(&sc, 2) == -1)
+					} else if (sc_skip(&sc, 4) == -1)
 						goto fail;
 				} while (sc_lit(&sc, ',') == 0);
 				if (sc_lit(&sc, '}') == -1 || !got ||
@@ -797,7 +868,7 @@ kinesis_parse_records_fast(const char *body, size_t len,
 			} while (sc_lit(&sc, ',') == 0);
 			if (sc_lit(&sc, ']') == -1)
 				goto fail;
-		} else if (sc_skip(&sc, 1) == -1)
+		} else if (sc_skip(&sc, 2) == -1)
 			goto fail;
 	} while (sc_lit(&sc, ',') == 0);
 	if (sc_lit(&sc, '}') == -1 || !(seen & 1))

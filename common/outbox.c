@@ -229,7 +229,8 @@ outbox_drain(const char *state_dir, const char *shard, outbox_publish_fn fn,
 		ents[n++] = e;
 	}
 	closedir(d);
-	qsort(ents, n, sizeof(*ents), entry_cmp);
+	if (n > 1)
+		qsort(ents, n, sizeof(*ents), entry_cmp);
 	for (i = 0; i < n; i++) {
 		if (pending == 0 && fn(arg, shard, ents[i].message) == 0) {
 			snprintf(path, sizeof(path), "%s/%s", dir, ents[i].name);
