@@ -684,7 +684,7 @@ main(int argc, char *argv[])
 	sigset_t mask;
 	char **overrides = NULL, dir[PATH_MAX], *end;
 	size_t nover = 0;
-	int ch, debug = 0, verbose = 0, lockfd, r;
+	int ch, debug = 0, verbose = 0, lockfd, r, lock_logged = 0;
 	uint64_t lock_deadline;
 
 	while ((ch = getopt(argc, argv, "dvD:s:g:")) != -1) {
@@ -778,8 +778,10 @@ main(int argc, char *argv[])
 			fatal("lock %s", w.shard);
 		if (now_ms() > lock_deadline)
 			fatalx("shard %s is locked by another worker", w.shard);
-		log_info("waiting for the shard lock (another worker holds it)");
-		wait_events(500);
+		if (!lock_logged++)
+			log_info("waiting for the shard lock (another worker "
+			    "holds it)");
+		wait_events(200);
 		if (w.stopping)
 			exit(EX_OK_);
 	}
