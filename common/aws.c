@@ -375,3 +375,26 @@ aws_call(struct aws_ctx *ctx, struct aws_service *svc,
 	buf_free(&query);
 	return ok;
 }
+
+int
+aws_form_call(struct aws_ctx *ctx, struct aws_service *svc,
+    const struct buf *body, long timeout_ms, int max_attempts,
+    struct aws_result *res)
+{
+	struct sigv4_kv h[1];
+	struct aws_call call;
+
+	h[0].name = "Content-Type";
+	h[0].value = "application/x-www-form-urlencoded; charset=utf-8";
+	memset(&call, 0, sizeof(call));
+	call.method = "POST";
+	call.path = "/";
+	call.headers = h;
+	call.nheaders = 1;
+	call.body = body->data;
+	call.body_len = body->len;
+	call.max_response = 1024 * 1024;
+	call.timeout_ms = timeout_ms;
+	call.max_attempts = max_attempts;
+	return aws_call(ctx, svc, &call, res);
+}

@@ -67,6 +67,9 @@ int	aws_call(struct aws_ctx *, struct aws_service *, const struct aws_call *,
 	    struct aws_result *);
 /* "code: message (HTTP status)" for logs */
 const char *aws_strerror(const struct aws_result *);
+/* A query-protocol call (SNS, STS, CloudWatch): POST / with a form body. */
+int	aws_form_call(struct aws_ctx *, struct aws_service *, const struct buf *,
+	    long timeout_ms, int max_attempts, struct aws_result *);
 /* Encode a form body like Python's urlencode: space as '+'. */
 void	aws_form_add(struct buf *, const char *name, const char *value);
 /* Is this error code a throttle? */

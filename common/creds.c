@@ -431,8 +431,6 @@ load_web_identity(struct creds *c)
 static int
 assume_role(struct creds *c)
 {
-	struct sigv4_kv h[1];
-	struct aws_call call;
 	struct aws_result res;
 	struct buf body;
 	int r = -1;
@@ -445,20 +443,8 @@ assume_role(struct creds *c)
 		aws_form_add(&body, "ExternalId", c->cfg->cred_external_id);
 	aws_form_add(&body, "DurationSeconds", "3600");
 	aws_form_add(&body, "Version", "2011-06-15");
-	h[0].name = "Content-Type";
-	h[0].value = "application/x-www-form-urlencoded; charset=utf-8";
-	memset(&call, 0, sizeof(call));
-	call.method = "POST";
-	call.path = "/";
-	call.headers = h;
-	call.nheaders = 1;
-	call.body = body.data;
-	call.body_len = body.len;
-	call.max_response = 256 * 1024;
-	call.timeout_ms = 10000;
-	call.max_attempts = 3;
 	aws_result_init(&res);
-	if (aws_call(c->sts, &c->sts->sts, &call, &res) == 0)
+	if (aws_form_call(c->sts, &c->sts->sts, &body, 10000, 3, &res) == 0)
 		r = take_sts_xml(c, res.body.data);
 	else
 		log_warnx("credentials: AssumeRole %s: %s", c->cfg->cred_role_arn,

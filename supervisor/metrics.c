@@ -276,25 +276,12 @@ datum(struct buf *b, int *idx, const struct cfg *cfg, const char *shard,
 static void
 put_batch(struct aws_ctx *ctx, struct buf *b)
 {
-	struct sigv4_kv h[1];
-	struct aws_call call;
 	struct aws_result res;
 
 	aws_form_add(b, "Version", "2010-08-01");
-	h[0].name = "Content-Type";
-	h[0].value = "application/x-www-form-urlencoded; charset=utf-8";
-	memset(&call, 0, sizeof(call));
-	call.method = "POST";
-	call.path = "/";
-	call.headers = h;
-	call.nheaders = 1;
-	call.body = b->data;
-	call.body_len = b->len;
-	call.max_response = 256 * 1024;
-	call.timeout_ms = 5000;
-	call.max_attempts = 2;	/* bounded: metrics never hold up archiving */
 	aws_result_init(&res);
-	if (aws_call(ctx, &ctx->cloudwatch, &call, &res) == -1) {
+	/* bounded: metrics never hold up archiving */
+	if (aws_form_call(ctx, &ctx->cloudwatch, b, 5000, 2, &res) == -1) {
 		m.push_errors++;
 		log_warnx("cloudwatch: PutMetricData failed: %s; data points "
 		    "dropped", aws_strerror(&res));
