@@ -163,6 +163,9 @@ static const struct key keys[] = {
 	NUM("read.interval", K_DURATION, read_interval_ms, "1s", 0, 4 * MIN),
 	NUM("read.max_records", K_INT, read_max_records, "10000", 1, 10000),
 	NUM("read.other_readers", K_INT, read_other_readers, "0", 0, 100),
+	NUM("read.calls_per_second", K_INT, read_calls_per_sec, "5", 1, 1000),
+	NUM("read.bytes_per_second", K_SIZE, read_bytes_per_sec, "2M", 1024,
+	    GIB),
 
 	NUM("topology.refresh", K_DURATION, topology_refresh_ms, "60s", SEC,
 	    24 * HOUR),

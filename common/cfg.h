@@ -61,6 +61,8 @@ struct cfg {
 	uint64_t	 read_interval_ms;	/* 1s */
 	int		 read_max_records;	/* 10000, 1..10000 */
 	int		 read_other_readers;	/* 0, 0..100 */
+	int		 read_calls_per_sec;	/* 5: the shard's GetRecords limit */
+	uint64_t	 read_bytes_per_sec;	/* 2M: the shard's read limit */
 
 	uint64_t	 topology_refresh_ms;	/* 60s */
 

@@ -39,8 +39,6 @@
 #include "util.h"
 
 #define SUP_FD			3	/* the supervisor channel, by contract */
-#define GETRECORDS_PER_SEC	5	/* Kinesis: per shard, all consumers */
-#define BYTES_PER_SEC		(2 * 1024 * 1024)
 #define THROTTLE_BASE_MS	500
 #define THROTTLE_CAP_MS		10000
 #define ERROR_BASE_MS		500
@@ -524,8 +522,8 @@ read_loop(void)
 	size_t i;
 
 	/* the per-shard budget is shared by every consumer of the stream */
-	min_gap = (1000 * (uint64_t)readers + GETRECORDS_PER_SEC - 1) /
-	    GETRECORDS_PER_SEC;
+	min_gap = (1000 * (uint64_t)readers + (uint64_t)w.cfg.read_calls_per_sec
+	    - 1) / (uint64_t)w.cfg.read_calls_per_sec;
 	if ((it = get_iterator(&skip_sub, &skip_valid)) == NULL)
 		return;
 	aws_result_init(&res);
@@ -599,7 +597,7 @@ read_loop(void)
 		next_call = now_ms() + min_gap;
 		if (recs.data_bytes > 0) {
 			uint64_t wait = recs.data_bytes * 1000 * (uint64_t)readers /
-			    BYTES_PER_SEC;
+			    w.cfg.read_bytes_per_sec;
 
 			if (wait > min_gap)
 				next_call = now_ms() + wait;

@@ -1078,7 +1078,7 @@ test_list_keys(void)
 		cfg_free(&c);
 		free(got);
 	}
-	T_INTEQ(n, 50, "number of keys");
+	T_INTEQ(n, 52, "number of keys");
 	T_INTEQ(bad, 0, "every listed key is accepted");
 	free(s);
 }
