@@ -100,6 +100,6 @@ clean:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
-deb: all
+deb:
 	@sh deb/build.sh
 .PHONY: deb

@@ -2,11 +2,11 @@
 # tests/run.sh: every test of the project, run by "make check" from the
 # repository root. Each suite prints "ok - ..." / "not ok - ..." lines; this
 # script adds them up and ends with "N passed, N failed".
-# KK_SUITES (space-separated: unit config sigv4 fuzz e2e) limits what runs.
+# KK_SUITES (space-separated: unit config sigv4 fuzz pkg e2e) limits what runs.
 
 set -u
 cd "$(dirname "$0")/.." || exit 1
-suites=${KK_SUITES:-"unit config sigv4 fuzz e2e"}
+suites=${KK_SUITES:-"unit config sigv4 fuzz pkg e2e"}
 out=$(mktemp -d /tmp/kk-check.XXXXXX)
 trap 'rm -rf "$out"' EXIT INT TERM
 
@@ -49,6 +49,9 @@ if has config && [ -f tests/config/run.sh ]; then
 fi
 if has fuzz && [ -f tests/fuzz/run.sh ]; then
 	run fuzz sh tests/fuzz/run.sh
+fi
+if has pkg && [ -f tests/pkg/run.sh ]; then
+	run pkg sh tests/pkg/run.sh
 fi
 if has e2e && [ -f tests/e2e/run.sh ]; then
 	run e2e sh tests/e2e/run.sh
