@@ -103,3 +103,7 @@ clean:
 deb:
 	@sh deb/build.sh
 .PHONY: deb
+
+bench: all
+	@sh bench/run.sh
+.PHONY: bench
