@@ -17,6 +17,8 @@
  */
 #define JSON_MAX_DEPTH	512
 
+_Static_assert(JSON_MAX_DEPTH % 64 == 0, "depth stack is in 64-bit words");
+
 /* Classes of bytes inside a JSON string. */
 #define SC_PLAIN	0	/* copied as is */
 #define SC_QUOTE	1
@@ -36,6 +38,9 @@ static const unsigned char strclass[256] = {
 	R16(SC_HIGH), R16(SC_HIGH), R16(SC_HIGH), R16(SC_HIGH),	/* 0x80 */
 	R16(SC_HIGH), R16(SC_HIGH), R16(SC_HIGH), R16(SC_HIGH)
 };
+
+#undef R4
+#undef R16
 
 /* JSON insignificant whitespace (RFC 8259: space, tab, LF, CR only). */
 static const unsigned char wsclass[256] = {
@@ -238,11 +243,15 @@ scan_number(const unsigned char *p, const unsigned char *end)
 int
 json_minify(struct buf *b, const unsigned char *in, size_t len)
 {
-	const unsigned char *p = in, *end = in + len, *run = in;
+	const unsigned char *p, *end, *run;
 	unsigned char *out;
 	uint64_t stack[JSON_MAX_DEPTH / 64];
 	size_t olen = b->len, depth = 0;
 
+	if (len == 0)
+		return -1;		/* not a JSON text; in may be NULL */
+	p = run = in;
+	end = in + len;
 	/* the output is never longer than the input */
 	buf_reserve(b, len);
 	out = (unsigned char *)b->data + olen;
@@ -345,12 +354,15 @@ void
 json_append_string(struct buf *b, const char *s, size_t len)
 {
 	static const char hexd[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	const unsigned char *run;
+	const unsigned char *p, *end, *run;
 	char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
 	uint64_t v;
 	size_t n;
 
+	if (s == NULL)
+		s = "";			/* NULL + 0 is not a pointer */
+	p = (const unsigned char *)s;
+	end = p + len;
 	buf_reserve(b, len + 2);
 	b->data[b->len++] = '"';
 	run = p;

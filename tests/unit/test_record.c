@@ -122,6 +122,9 @@ static const struct jcase jcases[] = {
 	{ "NaN", NULL }, { "Infinity", NULL }, { "-Infinity", NULL },
 	{ "nan", NULL }, { "[1.]", NULL }, { "[-]", NULL }, { "0.e1", NULL },
 	{ "1e5.5", NULL }, { "1.5.5", NULL }, { "- 1", NULL },
+	/* found by fuzz_json: json-c 0.16 accepts these */
+	{ "-.01", NULL }, { "[-.5]", NULL }, { "{'a':1}", NULL },
+	{ "{\"re\":[\n{'\"pkh\":0.001,\"2a>':\"u\x04" "3i\\\"=\"}]}\n", NULL },
 	/* literals */
 	{ "tru", NULL }, { "True", NULL }, { "TRUE", NULL }, { "nul", NULL },
 	{ "nulll", NULL }, { "truefalse", NULL }, { "fals", NULL },
@@ -568,6 +571,10 @@ test_jsonl(void)
 	l = jsonl("2", 0, 0, "pk", 2, 1795789805123LL, "", 0);
 	T_STREQ(l, "{\"seq\":\"2\",\"pk\":\"pk\",\"ts\":"
 	    "\"2026-11-27T14:30:05.123Z\",\"b64\":\"\"}\n", "empty payload");
+	l = jsonl("2", 0, 0, "pk", 2, 1795789805123LL, NULL, 0);
+	T_STREQ(l, "{\"seq\":\"2\",\"pk\":\"pk\",\"ts\":"
+	    "\"2026-11-27T14:30:05.123Z\",\"b64\":\"\"}\n", "NULL payload");
+	T_OK(minify(NULL, 0) == NULL, "minify of NULL, 0 rejected");
 	l = jsonl("2", 0, 0, "pk", 2, 1795789805123LL, "hello world", 11);
 	T_STREQ(l, "{\"seq\":\"2\",\"pk\":\"pk\",\"ts\":"
 	    "\"2026-11-27T14:30:05.123Z\",\"b64\":\"aGVsbG8gd29ybGQ=\"}\n",
