@@ -20,6 +20,7 @@ static int	log_minprio = LOG_INFO;
 static int	log_fac = LOG_DAEMON;
 static char	log_proc[160];
 static const char *log_ident = "kinesis-keeper";
+static int	log_journal;	/* stderr is journald: "<prio>" prefixes */
 
 void
 log_init(int dest, int verbosity, int facility)
@@ -29,6 +30,9 @@ log_init(int dest, int verbosity, int facility)
 	log_fac = facility;
 	if (dest == LOG_TO_SYSLOG)
 		openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
+	/* under systemd with -d, journald reads stderr: it keeps the priority
+	 * of lines prefixed "<N>" (sd-daemon(3)) and adds its own time */
+	log_journal = getenv("JOURNAL_STREAM") != NULL;
 	tzset();
 }
 
@@ -119,6 +123,10 @@ vlog(int prio, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_dest == LOG_TO_SYSLOG) {
 		syslog(prio, "%s%s", log_proc, msg);
+	} else if (log_journal) {
+		fprintf(stderr, "<%d>%s[%d]: %s%s\n", prio, log_ident,
+		    (int)getpid(), log_proc, msg);
+		fflush(stderr);
 	} else {
 		struct timespec ts;
 		struct tm tm;
@@ -206,6 +214,9 @@ vfatal(int code, const char *fmt, va_list ap)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (log_dest == LOG_TO_SYSLOG)
 		syslog(LOG_CRIT, "%sfatal: %s", log_proc, buf);
+	else if (log_journal)
+		fprintf(stderr, "<%d>%s[%d]: %sfatal: %s\n", LOG_CRIT,
+		    log_ident, (int)getpid(), log_proc, buf);
 	else
 		fprintf(stderr, "%s[%d]: %sfatal: %s\n", log_ident,
 		    (int)getpid(), log_proc, buf);
