@@ -20,6 +20,10 @@ Modes:
   wrongshard  HELLO naming another shard
   stale       HELLO, then a STATS message of another generation (to be
               dropped, not punished), then as good
+  huge        HELLO, then a header announcing a 2 GiB payload (no payload)
+  hellotwice  HELLO, CONFIG read, HELLO again
+  badlen      HELLO, then a STATS message of 10 bytes instead of 64
+  silent      no HELLO at all, otherwise as good
   ignoreterm  HELLO, ignore SIGTERM, never exit on its own (a bounded 120 s)
   crashafter:N  as good, but exit 1 after N seconds
 A parent death is noticed with PR_SET_PDEATHSIG (SIGUSR1): logged as
@@ -182,7 +186,8 @@ def main():
         hello(sock, gen, "shardId-999999999999")
         wait_term(sock, 30)
         sys.exit(3)
-    hello(sock, gen, shard)
+    if mode != "silent":
+        hello(sock, gen, shard)
     if mode == "crash":
         event("exit 1")
         sys.exit(1)
@@ -194,6 +199,12 @@ def main():
         sock.sendall(b"\xde\xad\xbe\xef" * 16)
     elif mode == "badtype":
         send(sock, 9, gen, b"")
+    elif mode == "huge":
+        sock.sendall(struct.pack("=IIII", STATS, 0x7fffffff, gen, 0))
+    elif mode == "hellotwice":
+        hello(sock, gen, shard)
+    elif mode == "badlen":
+        send(sock, STATS, gen, b"0123456789")
     elif mode == "stale":
         send(sock, STATS, gen + 1000, struct.pack("=8Q", *range(8)))
     elif mode.startswith("crashafter:"):

@@ -7,6 +7,9 @@ draining in receive order, and state directory readers.
 
 import contextlib
 import datetime
+import hashlib
+import http.client
+import http.server
 import json
 import os
 import random
@@ -14,6 +17,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -364,7 +368,6 @@ def check_final_notifications(notes, objs, stream, bucket, label=""):
     crash) and earlier ones with another sha256 (an object rewritten under
     the same key) are reported as diagnostics, with their count returned:
     (repeats, superseded)."""
-    import hashlib
     lbl = (label + ": ") if label else ""
     by_key = {o["key"]: o for o in objs}
     last, every, bad = {}, {}, []
@@ -414,18 +417,24 @@ def save_log(keeper, name):
 
 # --------------------------------------------------------------- fault proxy
 
+SNS_OUTAGE = (503, "text/xml", b'<ErrorResponse><Error><Type>Receiver</Type>'
+              b'<Code>ServiceUnavailable</Code><Message>test outage'
+              b'</Message></Error></ErrorResponse>')
+
+
 class HookProxy:
     """An HTTP forwarder on loopback in front of moto (headers, Host
     included, passed as is, so SigV4 signatures stay valid) that calls
     hook(request, status) after moto has answered and BEFORE the answer goes
     back: the moment to SIGKILL the client when the effect (an object
     stored, a message published) has happened but the client cannot know.
-    request: {method, path, headers (lower-case), body}."""
+    request: {method, path, headers (lower-case), body}. pre(request), if
+    given, is called first: a (status, content_type, body) it returns is
+    the answer, and moto never sees the request (an outage)."""
 
-    def __init__(self, target_port, hook):
-        import http.client
-        import http.server
-        self.hook = hook
+    def __init__(self, target_port, hook=None, pre=None):
+        self.hook = hook or (lambda req, status: None)
+        self.pre = pre or (lambda req: None)
         self.target_port = target_port
         proxy = self
 
@@ -438,6 +447,20 @@ class HookProxy:
             def _forward(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
+                req = {"method": self.command, "path": self.path,
+                       "headers": {k.lower(): v
+                                   for k, v in self.headers.items()},
+                       "body": body}
+                fake = proxy.pre(req)
+                if fake is not None:
+                    status, ctype, data = fake
+                    with contextlib.suppress(OSError):
+                        self.send_response(status)
+                        self.send_header("Content-Type", ctype)
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data)
+                    return
                 conn = http.client.HTTPConnection(
                     "127.0.0.1", proxy.target_port, timeout=60)
                 hdrs = {k: v for k, v in self.headers.items()
@@ -451,10 +474,6 @@ class HookProxy:
                     data = r.read()
                 finally:
                     conn.close()
-                req = {"method": self.command, "path": self.path,
-                       "headers": {k.lower(): v
-                                   for k, v in self.headers.items()},
-                       "body": body}
                 try:
                     proxy.hook(req, r.status)
                 except Exception as e:  # noqa: BLE001 (a test bug: say so)
@@ -477,7 +496,6 @@ class HookProxy:
 
             def handle_error(self, request, client_address):
                 # a client killed mid-request is what this proxy is for
-                import sys
                 if not isinstance(sys.exc_info()[1], OSError):
                     super().handle_error(request, client_address)
 

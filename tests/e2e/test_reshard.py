@@ -4,17 +4,20 @@ test_reshard.py: resharding while records flow (SPEC section 6: "a child
 shard is read only after all its parents reached their end and flushed").
 Kinesis is kinesalite (it ends a drained closed shard with a null
 NextShardIterator, which moto never does); S3, SNS and SQS are moto with
-SigV4 on. A 2-shard stream gets records with random partition keys at a
-bounded rate; shard 0 is split at its midpoint hash key while the keeper
-runs, then the two children are merged again; then shard 1 is split and the
-supervisor SIGKILLed 0.3 s later and started again on the same state_dir.
-Every record must be archived exactly once, closed shards must be
-checkpointed done, and no child may be started, flushed or announced before
-its parents' last object.
+SigV4 on (SNS through a proxy that can simulate an outage). A 2-shard
+stream gets records with random partition keys at a bounded rate. Shard 0
+is split at its midpoint hash key while the keeper runs, during an SNS
+outage: the children must wait until the parent's last notifications are
+published. Then the two children are merged again. Then shard 1 is split
+and the supervisor SIGKILLed 0.3 s later and started again on the same
+state_dir. Every record must be archived exactly once, closed shards must
+be checkpointed done, and no child may be started, flushed or announced
+before its parents' last object.
 """
 
 import os
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,13 +42,22 @@ def scenario():
               "no node or no %s/kinesalite" % kx.NODE_MODULES):
         return
     t_start = time.monotonic()
-    with kk.Moto() as moto, kx.Kinesalite() as kl:
+    outage = threading.Event()
+
+    def sns_outage(req):
+        if outage.is_set() and req["method"] == "POST" and \
+                b"Action=Publish" in req["body"]:
+            return kx.SNS_OUTAGE
+        return None
+    with kk.Moto() as moto, kx.Kinesalite() as kl, \
+            kx.HookProxy(moto.port, pre=sns_outage) as proxy:
         kin = kl.kinesis
         shards = kx.create_stream(kin, STREAM, 2)
         moto.create_bucket(BUCKET)
         topic, queue = moto.create_topic_queue("reshard-topic", "reshard-q")
         overrides = {
             "endpoints.kinesis": kl.endpoint,
+            "endpoints.sns": proxy.endpoint,
             "s3.prefix": PREFIX,
             "read.interval": "200ms",
             "topology.refresh": "1s",
@@ -57,7 +69,7 @@ def scenario():
         with kk.Keeper(moto, STREAM, BUCKET, overrides=overrides,
                        topic_arn=topic) as keeper:
             try:
-                run(moto, kl, kin, shards, keeper, queue)
+                run(moto, kl, kin, shards, keeper, queue, outage)
             finally:
                 kx.save_log(keeper, "reshard.log")
     diag("run time %.1f s" % (time.monotonic() - t_start))
@@ -73,7 +85,7 @@ def wait_started(keeper, shard, timeout):
         lambda: kx.grep(kx.parse_log(keeper.log()), pat), timeout, 0.2)
 
 
-def run(moto, kl, kin, shards, keeper, queue):
+def run(moto, kl, kin, shards, keeper, queue, outage):
     producer = kx.Producer(kx.client("kinesis", kl.endpoint), STREAM,
                            rate=RATE, chunk=10, seed=3, tag="reshard")
     keeper.start()
@@ -85,7 +97,11 @@ def run(moto, kl, kin, shards, keeper, queue):
            "a worker reads each of the 2 initial shards", *keeper.tail(20))
         time.sleep(4)
 
-        # split shard 0 at the midpoint of its hash key range
+        # split shard 0 at the midpoint of its hash key range, during an
+        # SNS outage: the parent reaches its end with notifications pending,
+        # and its children must wait for them
+        outage.set()
+        time.sleep(1)
         parent = shard_by_id(kin, shards[0])
         lo = int(parent["HashKeyRange"]["StartingHashKey"])
         hi = int(parent["HashKeyRange"]["EndingHashKey"])
@@ -103,6 +119,24 @@ def run(moto, kl, kin, shards, keeper, queue):
             return
         kids = [c["ShardId"] for c in children]
         diag("split %s -> %s at hash key %d" % (shards[0], kids, mid))
+        end = kk.wait_until(lambda: kx.grep(
+            kx.parse_log(keeper.log()), r"^worker %s: shard end reached"
+            % shards[0]), 20, 0.2)
+        ok(end, "split: the parent's worker reached its end (within 20 s)",
+           *keeper.tail(20))
+        time.sleep(4)
+        lines = kx.parse_log(keeper.log())
+        pending = [e for e in kx.outbox_entries(keeper.state_dir)
+                   if e.startswith(shards[0] + "/")]
+        ok(kx.grep(lines, r"^%s: notification not published" % shards[0])
+           and pending, "SNS outage: the parent's last notifications are "
+           "pending (%d in the outbox)" % len(pending))
+        early = [ln for c in kids
+                 for ln in kx.grep(lines, r"^%s: starting worker$" % c)]
+        ok(not early, "SNS outage: the children wait while the parent's "
+           "notifications are pending (4 s after its end)",
+           *[repr(x) for x in early])
+        outage.clear()
         ok(all(wait_started(keeper, c, 30) for c in kids),
            "split: both children started (within 30 s)", *keeper.tail(30))
         time.sleep(5)
@@ -234,6 +268,9 @@ def check_order(keeper, objs, notes, edges):
     done = {}
     for ln in kx.grep(lines, r"^worker shardId-\d+: shard end reached: "):
         done.setdefault(ln.msg.split(":")[0].split()[1], []).append(ln)
+    published = {}
+    for ln in kx.grep(lines, r"^shardId-\d+: notification published$"):
+        published.setdefault(ln.msg.split(":")[0], []).append(ln)
     first = first_by_key(notes)
     by_shard = {}
     for n in first.values():
@@ -258,6 +295,12 @@ def check_order(keeper, objs, notes, edges):
         ok(cs[0].idx > pl[-1].idx and cs[0].t >= pl[-1].t,
            "%s: child started after the parent's last flush" % what,
            "parent last flush: %r" % pl[-1], "child start: %r" % cs[0])
+        pp = published.get(p, [])
+        ok(pp and cs[0].idx > pp[-1].idx,
+           "%s: child started after the parent's last notification was "
+           "published (log)" % what,
+           "parent last published: %r" % (pp[-1] if pp else None),
+           "child start: %r" % cs[0])
         ok(cl[0].idx > pl[-1].idx and cl[0].t >= pl[-1].t,
            "%s: child's first flush logged after the parent's last" % what,
            "parent last flush: %r" % pl[-1], "child first flush: %r" % cl[0])

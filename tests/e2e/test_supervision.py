@@ -1,16 +1,26 @@
 #!/usr/bin/env python3
 """
 test_supervision.py: the supervisor's worker management (SPEC section 3,
-kinesis-keeper(8)) against moto with SigV4 on and a 3-shard stream. Phases
-A-C run fake_worker.py (through KINESIS_KEEPER_WORKER) to misbehave on
-purpose: a crash loop (exponential backoff from workers.restart_min, capped
-at restart_max), exit 78 (never respawned, logged), protocol violations
-(killed and restarted), a stale generation (dropped, not punished), a worker
-that ignores SIGTERM (SIGKILLed after workers.shutdown_timeout, the keeper
-still exits 0); the well-behaved workers beside them must never be
-restarted. Phase D uses the real worker: SIGHUP with an invalid config
-(ignored), an unchanged one, and a changed one (each worker restarted once,
-gracefully, after flushing).
+kinesis-keeper(8), kinesis-keeper-worker(8)) against moto with SigV4 on and
+a 3-shard stream. Phases A-C, E and F run fake_worker.py (through
+KINESIS_KEEPER_WORKER) to misbehave on purpose:
+  A  a crash loop (exponential backoff from workers.restart_min, capped at
+     restart_max), exit 78 (never respawned, logged; started again by a
+     reload with a changed config)
+  B  protocol violations: garbage, unknown type, a 2 GiB header, FLUSH
+     before HELLO, HELLO of another shard, a second HELLO, a wrong length
+     (each killed and restarted)
+  C  a stale generation (dropped, not punished); a worker that ignores
+     SIGTERM (SIGKILLed after workers.shutdown_timeout, the keeper still
+     exits 0)
+  D  the real worker: SIGHUP with an invalid config (ignored), the same one,
+     another stream (refused), a changed one (each worker flushes and is
+     restarted once)
+  E  the backoff returns to restart_min after 10 s of health; a worker that
+     never sends HELLO is killed after 15 s
+  F  a reload while a worker ignores SIGTERM
+The well-behaved workers beside the misbehaving ones must never be
+restarted.
 """
 
 import os
@@ -110,7 +120,8 @@ def scenario():
                             ("B protocol", phase_protocol),
                             ("C shutdown", phase_shutdown),
                             ("D reload", phase_reload),
-                            ("E health", phase_health)):
+                            ("E health", phase_health),
+                            ("F stuck reload", phase_stuck_reload)):
             t = time.monotonic()
             diag("phase %s" % name)
             phase(moto, shards)
@@ -269,50 +280,58 @@ def phase_backoff(moto, shards):
 
 def phase_protocol(moto, shards):
     s0, s_good, s2 = shards
-    modes = {s0: "garbage badtype good", s_good: "good",
-             s2: "flushfirst wrongshard good"}
+    modes = {s0: "garbage badtype huge good", s_good: "good",
+             s2: "flushfirst wrongshard hellotwice badlen good"}
+    n0, n2 = len(modes[s0].split()), len(modes[s2].split())
 
     def body(keeper, fake):
         keeper.start()
-        got = kk.wait_until(lambda: len(fake.starts(s0)) >= 3 and
-                            len(fake.starts(s2)) >= 3, 15, 0.1)
-        ok(got, "B: the misbehaving workers were restarted twice "
+        got = kk.wait_until(lambda: len(fake.starts(s0)) >= n0 and
+                            len(fake.starts(s2)) >= n2, 15, 0.1)
+        ok(got, "B: each protocol violation killed and restarted "
            "(within 15 s)", "%s: %d starts, %s: %d starts" % (
                s0, len(fake.starts(s0)), s2, len(fake.starts(s2))),
            *keeper.tail(30))
         time.sleep(2)
         lines = kx.parse_log(keeper.log())
         p0, p2 = fake.pids(s0), fake.pids(s2)
-        # the wording of the reason is not part of the contract; for an
-        # unknown type both are fair
-        expect = [(s0, p0, 0, "malformed message", "garbage bytes"),
-                  (s0, p0, 1, "malformed message|unexpected message type",
-                   "type 9"),
-                  (s2, p2, 0, "FLUSH before HELLO", "FLUSH before HELLO"),
-                  (s2, p2, 1, "unexpected HELLO", "HELLO of another shard")]
+        # the wording of a reason is not part of the contract: accept the
+        # fair ones
+        bad = "malformed message|unexpected message type|bad length|" \
+            "too large|oversized"
+        expect = [(s0, p0, 0, bad, "garbage bytes"),
+                  (s0, p0, 1, bad, "type 9"),
+                  (s0, p0, 2, bad, "a header announcing 2 GiB"),
+                  (s2, p2, 0, "FLUSH before HELLO|message before HELLO",
+                   "FLUSH before HELLO"),
+                  (s2, p2, 1, "unexpected HELLO", "HELLO of another shard"),
+                  (s2, p2, 2, "unexpected HELLO", "a second HELLO"),
+                  (s2, p2, 3, bad, "STATS of 10 bytes")]
         for shard, pids, k, why, what in expect:
             if len(pids) <= k:
                 ok(False, "B: %s: %s -> killed and restarted" % (shard, what))
                 continue
             pid = pids[k]
-            ok(kx.grep(lines, r"^%s: worker pid %d: (%s); killing it$"
-                       % (shard, pid, why)),
-               "B: %s: %s -> logged \"worker pid %d: %s; killing it\""
-               % (shard, what, pid, why),
+            hit = kx.grep(lines, r"^%s: worker pid %d: (%s); killing it$"
+                          % (shard, pid, why))
+            ok(hit, "B: %s: %s -> logged with its reason (%s)"
+               % (shard, what, hit[0].msg if hit else
+                  "\"worker pid %d: ...; killing it\"" % pid),
+               "reasons accepted: %s" % why,
                *[repr(x) for x in kx.grep(lines, "^%s: " % shard)][-10:])
             ok(not kx.alive(pid) and not fake.has(shard, pid, "exit"),
                "B: %s: %s -> the worker was killed (SIGKILL, no exit of "
                "its own)" % (shard, what), repr(fake.events(shard)))
-        for shard in (s0, s2):
+        for shard, n in ((s0, n0), (s2, n2)):
             ok(len(kx.grep(lines, r"^%s: worker terminated by signal 9$"
-                           % shard)) == 2,
-               "B: %s: both deaths logged as \"terminated by signal 9\""
-               % shard)
-            ok(len(restart_delays(lines, shard)) == 2,
+                           % shard)) == n - 1,
+               "B: %s: each of the %d deaths logged as \"terminated by "
+               "signal 9\"" % (shard, n - 1))
+            ok(len(restart_delays(lines, shard)) == n - 1,
                "B: %s: each kill followed by a backoff restart" % shard)
             st = fake.starts(shard)
-            ok(len(st) == 3 and kx.alive(st[-1][1]),
-               "B: %s: the third (well-behaved) worker runs on, not "
+            ok(len(st) == n and kx.alive(st[-1][1]),
+               "B: %s: the last (well-behaved) worker runs on, not "
                "restarted (%d starts)" % (shard, len(st)))
         ok(len(fake.starts(s_good)) == 1, "B: the well-behaved worker on "
            "%s was never restarted" % s_good)
@@ -384,14 +403,26 @@ def phase_health(moto, shards):
     for more than 10 s (kinesis-keeper(8): reset after 10 s of health)."""
     s0, s1, s2 = shards
     modes = {s0: "crash crash crash crashafter:11 crash crash", s1: "good",
-             s2: "good"}
+             s2: "silent good"}
 
     def body(keeper, fake):
         keeper.start()
-        got = kk.wait_until(lambda: len(fake.starts(s0)) >= 6, 25, 0.1)
-        ok(got, "E: 6 starts of the crashing worker (within 25 s)",
-           "%d starts" % len(fake.starts(s0)))
+        got = kk.wait_until(lambda: len(fake.starts(s0)) >= 6 and
+                            len(fake.starts(s2)) >= 2, 25, 0.1)
+        ok(got, "E: 6 starts of the crashing worker, 2 of the silent one "
+           "(within 25 s)", "%d and %d starts" % (len(fake.starts(s0)),
+                                                  len(fake.starts(s2))))
         lines = kx.parse_log(keeper.log())
+        # kinesis-keeper-worker(8): "the supervisor kills a worker that
+        # sends no HELLO within 15 seconds"
+        st = fake.starts(s2)
+        if len(st) >= 2:
+            gap = st[1][0] - st[0][0]
+            ok(kx.grep(lines, r"^%s: worker pid %d: no HELLO; killing it$"
+                       % (s2, st[0][1])) and 14.5 <= gap <= 18,
+               "E: a worker that sends no HELLO is killed after 15 s and "
+               "restarted (%.1f s)" % gap,
+               *[repr(x) for x in kx.grep(lines, "^%s: " % s2)][-6:])
         rc = keeper.stop(15)
         ok(rc == 0, "E: SIGTERM: exit 0", "exit status %r" % rc)
         ds = [d for _, d in restart_delays(lines, s0)]
@@ -403,11 +434,53 @@ def phase_health(moto, shards):
            "E: after 11 s of health the backoff starts again from "
            "restart_min (delays 3 and 4 <= %d, %d ms; delay 2 >= %d ms)"
            % (RESTART_MIN, 2 * RESTART_MIN, 2 * RESTART_MIN), repr(ds))
-        for s in (s1, s2):
-            ok(len(fake.starts(s)) == 1, "E: the well-behaved worker on %s "
-               "was never restarted" % s)
+        ok(len(fake.starts(s1)) == 1, "E: the well-behaved worker on %s "
+           "was never restarted" % s1)
 
     run_fake(moto, modes, body, "phase-e")
+
+
+# ------------------------------------------------------------------ phase F
+
+def phase_stuck_reload(moto, shards):
+    """SIGHUP with a changed config while a worker ignores SIGTERM:
+    kinesis-keeper(8) says every worker is "stopped gracefully and started
+    again with the new one". The stuck one must not keep its shard unread
+    for ever: like at shutdown, it is SIGKILLed after
+    workers.shutdown_timeout and a new worker is started."""
+    s_stuck, s1, s2 = shards
+    modes = {s_stuck: "ignoreterm good", s1: "good", s2: "good"}
+
+    def body(keeper, fake):
+        keeper.start()
+        ok(kk.wait_until(lambda: all(
+            any(e[2] == "config" for e in fake.events(s))
+            for s in shards), 10, 0.1),
+           "F: every fake worker got its CONFIG", *keeper.tail(20))
+        stuck = fake.pids(s_stuck)[0]
+        text = open(keeper.conf).read()
+        write_atomic(keeper.conf, text + 'batch = { max_age = "7s"; };\n')
+        t = time.monotonic()
+        os.kill(keeper.proc.pid, signal.SIGHUP)
+        ok(kk.wait_until(lambda: len(fake.starts(s1)) == 2 and
+                         len(fake.starts(s2)) == 2, 5, 0.1),
+           "F: the well-behaved workers were restarted by the reload")
+        got = kk.wait_until(lambda: len(fake.starts(s_stuck)) >= 2,
+                            SHUTDOWN / 1000.0 + 5, 0.1)
+        took = time.monotonic() - t
+        lines = kx.parse_log(keeper.log())
+        ok(got and not kx.alive(stuck),
+           "F: reload: the worker that ignores SIGTERM is killed after "
+           "workers.shutdown_timeout (%d ms) and started again (within "
+           "%d s)" % (SHUTDOWN, SHUTDOWN / 1000 + 5),
+           "after %.1f s: %d starts on %s, pid %d %s" % (
+               took, len(fake.starts(s_stuck)), s_stuck, stuck,
+               "still alive" if kx.alive(stuck) else "gone"),
+           *[repr(x) for x in kx.grep(lines, "^%s: " % s_stuck)][-6:])
+        rc = keeper.stop(SHUTDOWN / 1000.0 + 10)
+        ok(rc == 0, "F: SIGTERM: exit 0", "exit status %r" % rc)
+
+    run_fake(moto, modes, body, "phase-f")
 
 
 # ------------------------------------------------------------------ phase D
