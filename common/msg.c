@@ -75,6 +75,8 @@ msgbuf_reserve(struct msgbuf *mb, size_t extra)
 void
 msgbuf_feed(struct msgbuf *mb, const void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	msgbuf_reserve(mb, n);
 	memcpy(mb->data + mb->len, p, n);
 	mb->len += n;

@@ -194,11 +194,18 @@ fmt_iso8601_ms(int64_t ms, char *out, size_t outlen)
 	struct tm tm;
 	int64_t frac;
 
+	/* floor division, without ever overflowing near INT64_MIN */
+	t = (time_t)(ms / 1000);
 	frac = ms % 1000;
-	if (frac < 0)
+	if (frac < 0) {
 		frac += 1000;
-	t = (time_t)((ms - frac) / 1000);
-	gmtime_r(&t, &tm);
+		t--;
+	}
+	if (gmtime_r(&t, &tm) == NULL) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return;
+	}
 	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (int)frac);
@@ -483,7 +490,7 @@ backoff_ms(unsigned attempt, uint64_t base, uint64_t cap)
 	uint64_t d = base, r;
 
 	while (attempt-- > 0 && d < cap)
-		d *= 2;
+		d = d > cap / 2 ? cap : d * 2;
 	if (d > cap)
 		d = cap;
 	if (d < 2)
