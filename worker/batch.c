@@ -144,7 +144,8 @@ batch_key(struct buf *out, const struct cfg *cfg, const char *shard,
 {
 	const char *p = cfg->s3_key, *e;
 	struct tm tm;
-	time_t t = (time_t)(ts_ms / 1000);
+	/* floor, like fmt_iso8601_ms, should a timestamp ever be negative */
+	time_t t = (time_t)(ts_ms >= 0 ? ts_ms / 1000 : (ts_ms - 999) / 1000);
 	char num[16];
 
 	gmtime_r(&t, &tm);
