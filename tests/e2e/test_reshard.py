@@ -243,6 +243,8 @@ def run(moto, kl, kin, shards, keeper, queue, outage):
              (kids[0], m), (kids[1], m),
              (shards[1], kids2[0]), (shards[1], kids2[1])]
     check_order(keeper, objs, notes, edges)
+    san = keeper.sanitizer_reports()
+    ok(not san, "no sanitizer report in the log", *san[:10])
 
 
 def first_by_key(notes):
