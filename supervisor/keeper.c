@@ -68,6 +68,7 @@ struct slot {
 	uint64_t	 next_start;
 	uint64_t	 started_ms;
 	int		 restart_now;	/* stopped for a reload: respawn at once */
+	uint64_t	 stop_deadline;	/* STOPPING: SIGKILL after this */
 	int		 in_topology;
 	int		 killed;	/* we sent SIGKILL: stay quiet about it */
 };
@@ -417,7 +418,7 @@ static void
 slot_exited(struct slot *s, int st)
 {
 	char why[64];
-	uint64_t up = now_ms() - s->started_ms;
+	uint64_t up = now_ms() - s->started_ms, delay;
 	int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 
 	if (s->fd != -1) {
@@ -439,7 +440,10 @@ slot_exited(struct slot *s, int st)
 		slot_set(s, SLOT_DONE);
 		return;
 	}
-	if (s->restart_now && clean) {
+	if (s->restart_now) {
+		if (!clean)
+			log_warnx("%s: worker %s while stopping for the reload",
+			    s->shard, describe_status(st, why, sizeof(why)));
 		slot_set(s, SLOT_WAITING);
 		return;
 	}
@@ -455,10 +459,12 @@ slot_exited(struct slot *s, int st)
 		    describe_status(st, why, sizeof(why)));
 	if (up >= HEALTHY_MS)
 		s->restarts = 0;
-	s->next_start = now_ms() + backoff_ms(s->restarts, k.cfg.restart_min_ms,
+	/* jittered, but always within restart_min..restart_max */
+	delay = backoff_ms(s->restarts, k.cfg.restart_min_ms,
 	    k.cfg.restart_max_ms);
-	if (s->next_start < now_ms() + k.cfg.restart_min_ms / 2)
-		s->next_start = now_ms() + k.cfg.restart_min_ms / 2;
+	if (delay < k.cfg.restart_min_ms)
+		delay = k.cfg.restart_min_ms;
+	s->next_start = now_ms() + delay;
 	s->restarts++;
 	k.worker_restarts++;
 	metrics_restart(s->shard);
@@ -653,6 +659,7 @@ reload(void)
 
 		if (slot_alive(s)) {
 			s->restart_now = 1;
+			s->stop_deadline = now_ms() + k.cfg.shutdown_timeout_ms;
 			slot_kill(s, SIGTERM);
 			slot_set(s, SLOT_STOPPING);
 		} else if (s->state == SLOT_FAILED || s->state == SLOT_BACKOFF) {
@@ -732,6 +739,9 @@ next_timeout(void)
 		if (s->state == SLOT_STARTING &&
 		    s->started_ms + HELLO_TIMEOUT_MS < t)
 			t = s->started_ms + HELLO_TIMEOUT_MS;
+		if (s->state == SLOT_STOPPING && !s->killed &&
+		    s->stop_deadline < t)
+			t = s->stop_deadline;
 	}
 	return t > now ? t - now : 0;
 }
@@ -813,6 +823,15 @@ main_loop(void)
 				if (s->state == SLOT_STARTING && now_ms() >
 				    s->started_ms + HELLO_TIMEOUT_MS) {
 					slot_protocol_error(s, "no HELLO");
+				}
+				/* a stop for a reload is bounded too */
+				if (s->state == SLOT_STOPPING && s->pid > 0 &&
+				    !s->killed && now_ms() >= s->stop_deadline) {
+					log_warnx("%s: worker did not stop within "
+					    "%llu ms; killing it", s->shard,
+					    (unsigned long long)
+					    k.cfg.shutdown_timeout_ms);
+					slot_kill(s, SIGKILL);
 				}
 			}
 			schedule();
