@@ -15,8 +15,10 @@ build/kinesis-keeper as its own child against it for each row, and measures:
   - a perf profile of the worker, when perf can sample here.
 
 GB and MB are 10^9 and 10^6 bytes of record data (the decoded payloads).
-Options: --quick (small sizes, to try the bench itself), --rows a,b,...,
---no-profile, --idle-seconds N.
+Options: --quick (small sizes, to try the bench itself), --rows a,b,...
+(logs1k-l6 logs1k-l1 metrics100-l6 boto3-logs1k-l6 boto3-metrics100-l6
+idle100 reshard100 profile-logs1k profile-metrics100, and idle500, which
+only runs when named), --no-profile, --idle-seconds N.
 """
 import argparse
 import json
@@ -123,6 +125,16 @@ def proc_runtime(pid):
             return int(f.read().split()[0]) / 1e9
     except (OSError, ValueError, IndexError):
         return proc_cpu(pid)
+
+
+def proc_sched(pid):
+    """(seconds on CPU, seconds runnable but waiting for a CPU) so far."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            v = f.read().split()
+        return int(v[0]) / 1e9, int(v[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def system_busy():
@@ -331,6 +343,13 @@ class Keeper:
         self.mon.sample()
         self.sup_cpu = proc_runtime(self.sup_pid)
         self.sup_rss_kinds = smaps_breakdown(self.sup_pid, "Rss")
+        t = now()
+        for c, w in self.mon.workers.items():
+            w["rss_end"] = (proc_status(c) or {}).get("VmRSS", 0)
+            sc = proc_sched(c)
+            if sc and w["start"]:
+                w["sched"] = {"cpu": sc[0], "runqueue": sc[1],
+                              "life": t - w["start"]}
         os.kill(self.sup_pid, signal.SIGTERM)
         deadline = time.time() + timeout
         while True:
@@ -472,12 +491,19 @@ def run_keeper_row(replay, row, dataset, responses, settings, level_floor,
             row, k.status, os.path.join(k.dir, "keeper.log")))
     st = replay.state()
     sh = st["shards"]["%s/%s" % (stream, shard)]
+    tm = st["times"]
+    server = {"GetRecords": tm.get("kinesis GetRecords " + stream, [0, 0]),
+              "S3": [sum(v[0] for kk, v in tm.items()
+                         if kk.startswith("s3 ") and kk.endswith(" " + row)),
+                     sum(v[1] for kk, v in tm.items()
+                         if kk.startswith("s3 ") and kk.endswith(" " + row))]}
     b = st["buckets"].get(row, {})
     sns = st["sns"]["by_stream"].get(stream, {})
     w = max(k.mon.workers.values(), key=lambda x: x["hwm"]) \
         if k.mon.workers else {"hwm": 0, "start": None}
-    worker_hwm = max(w["hwm"], k.rusage.ru_maxrss * 1024
-                     if k.rusage.ru_maxrss * 1024 > k.mon.sup_hwm else 0)
+    # sampled VmHWM only: wait4's ru_maxrss also counts the memory of this
+    # Python process, which the supervisor was forked from
+    worker_hwm = w["hwm"]
     r = {"row": row, "kind": "keeper", "dataset": dataset,
          "records": sh["records"], "bytes": sh["bytes"], "cpu": k.cpu(),
          "utime": k.rusage.ru_utime, "stime": k.rusage.ru_stime,
@@ -499,6 +525,8 @@ def run_keeper_row(replay, row, dataset, responses, settings, level_floor,
          "sup_cpu": k.sup_cpu, "replay_cpu": rep1 - rep0,
          "wall_total": k.t_exit - k.t0,
          "worker_rss_at_peak": w.get("at_peak"),
+         "worker_sched": w.get("sched"), "server": server,
+         "worker_rss_end": w.get("rss_end", 0),
          "sup_rss_kinds": k.sup_rss_kinds}
     # what everybody else on the machine used meanwhile (other engineers'
     # tests, fuzzers...): busy CPU minus the keeper and the replay server
@@ -603,7 +631,8 @@ def run_idle(replay, nshards, seconds, results, profile=False):
         got = [st.get("%s/%s" % (stream, s), {}).get("first_get_records")
                for s in shards]
         return all(got) and got
-    firsts = wait_for(all_started, 120, "%d workers to start" % nshards, 0.05)
+    firsts = wait_for(all_started, 60 + nshards, "%d workers to start" %
+                      nshards, 0.05)
     k.mon.sample()
     wstarts = {w["shard"]: w["start"] for w in k.mon.workers.values()}
     exec_to_get = sorted(f - wstarts[s] for s, f in zip(shards, firsts)
@@ -669,6 +698,45 @@ def run_idle(replay, nshards, seconds, results, profile=False):
     return r
 
 
+def reshard_stages(path, parents, kids):
+    """From the keeper's log (-d, millisecond timestamps): for each parent,
+    the worker's "shard end reached", the supervisor's handling of that
+    message, the reaping ("shard done") and the start of the child."""
+    pat = re.compile(r"^(\S+)Z \S+ (worker )?(shardId-\d+): (.*)$")
+    ev = {}
+    with open(path) as f:
+        for line in f:
+            m = pat.match(line)
+            if not m:
+                continue
+            t = time.mktime(time.strptime(m.group(1)[:19], "%Y-%m-%dT%H:%M:%S")
+                            ) + float("0" + m.group(1)[19:])
+            sh, msg, wk = m.group(3), m.group(4), bool(m.group(2))
+            key = None
+            if wk and msg.startswith("shard end reached"):
+                key = "worker_end"
+            elif not wk and msg == "shard end reached":
+                key = "sup_msg"
+            elif not wk and msg == "shard done":
+                key = "sup_done"
+            elif not wk and msg == "starting worker":
+                key = "start"
+            if key:
+                ev.setdefault(sh, {}).setdefault(key, t)
+    out = {"worker end -> supervisor reads DONE": [],
+           "-> worker reaped, shard done": [],
+           "-> child started": []}
+    for p, c in zip(parents, kids):
+        e, ce = ev.get(p, {}), ev.get(c, {})
+        if {"worker_end", "sup_msg", "sup_done"} <= set(e) and "start" in ce:
+            out["worker end -> supervisor reads DONE"].append(
+                e["sup_msg"] - e["worker_end"])
+            out["-> worker reaped, shard done"].append(
+                e["sup_done"] - e["sup_msg"])
+            out["-> child started"].append(ce["start"] - e["sup_done"])
+    return {k: sorted(v) for k, v in out.items()}
+
+
 def run_reshard(replay, nshards, parent_responses, results):
     row = "reshard%d" % nshards
     stream = "s-" + row
@@ -693,12 +761,13 @@ def run_reshard(replay, nshards, parent_responses, results):
     ends = {p: st["%s/%s" % (stream, p)]["end_served"] for p in parents}
     firsts = {c: st["%s/%s" % (stream, c)]["first_get_records"] for c in kids}
     per_child = sorted(firsts[c] - ends[p] for p, c in zip(parents, kids))
+    stages = reshard_stages(os.path.join(k.dir, "keeper.log"), parents, kids)
     r = {"row": row, "kind": "reshard", "shards": nshards,
          "last_parent_end": max(ends.values()) - k.t0,
          "first_parent_end": min(ends.values()) - k.t0,
          "last_child_first_get": max(firsts.values()) - k.t0,
          "reshard_s": max(firsts.values()) - max(ends.values()),
-         "per_child": per_child, "status": k.status}
+         "per_child": per_child, "status": k.status, "stages": stages}
     results[row] = r
     log("  last parent end -> last child's first GetRecords: %.2f s" %
         r["reshard_s"])
@@ -901,6 +970,18 @@ def report(res, env):
               r["sup_cpu"], r["cpu"] - r["sup_cpu"], r["utime"], r["stime"],
               r["worker_util"] * 100, r["mb_per_cpu_s"], r["others_cores"],
               r["replay_cpu"]))
+        sc = r.get("worker_sched")
+        if sc:
+            P("  the worker's %.1f s of life: %.1f s on CPU, %.1f s runnable "
+              "but waiting for a CPU (other load), %.1f s blocked (network, "
+              "replay server, disk)" % (
+                  sc["life"], sc["cpu"], sc["runqueue"],
+                  sc["life"] - sc["cpu"] - sc["runqueue"]))
+            P("  the replay server spent %.1f s answering its %d GetRecords "
+              "(sending included) and %.1f s on its %d S3 requests "
+              "(receiving included)" % (
+                  r["server"]["GetRecords"][1], r["server"]["GetRecords"][0],
+                  r["server"]["S3"][1], r["server"]["S3"][0]))
         P("  %d objects (%d multipart), %.1f MB stored, lines/stored %.2f, "
           "%d GetRecords, %.0f records/s; Content-MD5 wrong %d, missing %d; "
           "SHA-256 wrong %d%s" % (
@@ -908,8 +989,9 @@ def report(res, env):
               r["line_bytes"] / max(r["stored"], 1), r["calls"], r["rps"],
               r["bad_digest"], r["no_md5"], r["bad_sha256"],
               "; ODD: " + r["odd"] if r.get("odd") else ""))
-        P("  worker RSS at its peak, MiB: %s" % kinds_str(
-            r["worker_rss_at_peak"]))
+        P("  worker RSS at its peak, MiB: %s; still %.1f MiB once idle at "
+          "the end" % (kinds_str(r["worker_rss_at_peak"]),
+                       r["worker_rss_end"] / MiB))
         P("  supervisor RSS, MiB: %s" % kinds_str(r["sup_rss_kinds"]))
     bs = [r for r in res.values() if r.get("kind") == "boto3"]
     if bs:
@@ -956,19 +1038,23 @@ def report(res, env):
             "%.1f MB/s" % r["mbps"], ">= 50 MB/s")
         tgt("  (per worker CPU-second: its rate with a core to itself)",
             "%.1f MB/s" % r["mb_per_cpu_s"], "")
-    r = res.get("idle100")
-    if r:
-        tgt("100 idle shards, CPU over %.0f s" % r["window"],
-            "%.2f%% of a core" % r["core_pct"], "< 2%")
+    for r in res.values():
+        if r.get("kind") != "idle":
+            continue
+        tgt("%d idle shards, CPU over %.0f s" % (r["shards"], r["window"]),
+            "%.2f%% of a core" % r["core_pct"], "< 2%" if r["shards"] == 100
+            else "")
         tgt("idle worker PSS (median of %d)" % r["shards"],
             mib(r["pss_median"]), "< 4 MiB")
 
-    r = res.get("idle100")
-    if r:
+    for r in res.values():
+        if r.get("kind") != "idle":
+            continue
         P()
-        P("100 idle shards: %d GetRecords in %.0f s; CPU: supervisor %.2f%%, "
+        P("%d idle shards: %d GetRecords in %.0f s; CPU: supervisor %.2f%%, "
           "workers %.2f%% of a core (%.2f ms per GetRecords, all included)" % (
-              r["calls"], r["window"], r["sup_pct"], r["workers_pct"],
+              r["shards"], r["calls"], r["window"], r["sup_pct"],
+              r["workers_pct"],
               r["cpu"] * 1000 / max(r["calls"], 1)))
         P("  supervisor PSS %s, RSS %s (peak %s); RSS MiB: %s" % (
             mib(r["sup_pss"]), mib(r["sup_rss"]), mib(r["sup_hwm"]),
@@ -994,10 +1080,10 @@ def report(res, env):
                                        r["bare_worker_pss"] / 1024))
         s = r["startup_first_get"]
         e = r["startup_exec_to_get"]
-        P("start-up, 100 workers at once: keeper start -> first GetRecords "
+        P("start-up, %d workers at once: keeper start -> first GetRecords "
           "min %.2f / median %.2f / max %.2f s; worker exec -> its first "
           "GetRecords median %.2f / max %.2f s" % (
-              s[0], statistics.median(s), s[-1],
+              r["shards"], s[0], statistics.median(s), s[-1],
               statistics.median(e) if e else -1, e[-1] if e else -1))
     for k, rr in res.items():
         if rr.get("kind") == "keeper":
@@ -1012,6 +1098,9 @@ def report(res, env):
           "(each child after its own parent: median %.2f, max %.2f s)" % (
               r["shards"], r["first_parent_end"], r["last_parent_end"],
               r["reshard_s"], statistics.median(pc), pc[-1]))
+        P("  from the keeper's log, per parent (median / max): " + "; ".join(
+            "%s %.2f / %.2f s" % (k, statistics.median(v), v[-1])
+            for k, v in r["stages"].items() if v))
     for k, rr in res.items():
         if rr.get("kind") == "profile":
             print_profile("profile of the keeper, %s (perf, cpu-clock samples)"
@@ -1075,7 +1164,9 @@ def main():
     want = set(a.rows.split(",")) if a.rows else None
 
     def on(name):
-        return want is None or name in want
+        # idle500 (500 processes, and a replay server at 500 calls/s on
+        # the same cores) only when asked for
+        return name in want if want else name != "idle500"
     for d in datagen.DATASETS:
         datagen.generate(os.path.join(OUT, "data"), d)
     replay = Replay()
@@ -1099,6 +1190,8 @@ def main():
         if on("idle100"):
             run_idle(replay, 100, a.idle_seconds if not a.quick else 5, res,
                      profile=not a.no_profile and perf_works())
+        if on("idle500"):
+            run_idle(replay, 500, a.idle_seconds if not a.quick else 5, res)
         if on("reshard100"):
             run_reshard(replay, 100, sz["parent"], res)
         if not a.no_profile and (on("profile-logs1k") or

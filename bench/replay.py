@@ -44,6 +44,8 @@ STREAMS = {}            # stream name -> {"shards": [shard dict]}
 STATE = {}              # "stream/shard" -> counters and times
 BUCKETS = {}            # bucket -> counters
 SNS = {"publishes": 0, "records": 0, "by_stream": {}}
+TIMES = {}              # "kinesis GetRecords s-x" / "s3 PUT bucket"... ->
+                        # [requests, seconds from headers read to reply sent]
 UPLOADS = {}            # upload id -> {"bucket","key","parts":{n: bytes}}
 ARGS = None
 
@@ -396,7 +398,7 @@ def control(h, method, path, body):
         return h.reply(200, b"{}", "application/json")
     if path == "/_bench/state":
         with LOCK:
-            out = json.dumps({"now": now(), "shards": STATE,
+            out = json.dumps({"now": now(), "shards": STATE, "times": TIMES,
                               "buckets": BUCKETS, "sns": SNS,
                               "uploads_open": len(UPLOADS)}).encode()
         return h.reply(200, out, "application/json")
@@ -404,6 +406,7 @@ def control(h, method, path, body):
         with LOCK:
             STATE.clear()
             BUCKETS.clear()
+            TIMES.clear()
             SNS.update({"publishes": 0, "records": 0, "by_stream": {}})
         return h.reply(200, b"{}", "application/json")
     return h.reply(404, b"{}", "application/json")
@@ -451,16 +454,32 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def dispatch(self):
+        t0 = now()
         body = self.body()
         path, _, query = self.path.partition("?")
         if path.startswith("/_bench/"):
             return control(self, self.command, path, body)
         target = self.headers.get("X-Amz-Target", "")
         if self.command == "POST" and path == "/" and target:
-            return kinesis(self, target.rpartition(".")[2], body)
-        if self.command == "POST" and path == "/":
-            return sns(self, body)
-        return s3(self, self.command, path, query, body)
+            op = target.rpartition(".")[2]
+            try:
+                what = "kinesis %s %s" % (op, json.loads(body).get(
+                    "StreamName") or (parse_iter(json.loads(body).get(
+                        "ShardIterator")) or ["?"])[0])
+            except (ValueError, AttributeError):
+                what = "kinesis " + op
+            kinesis(self, op, body)
+        elif self.command == "POST" and path == "/":
+            what = "sns Publish"
+            sns(self, body)
+        else:
+            what = "s3 %s %s" % (self.command, path.lstrip("/").split("/")[0])
+            s3(self, self.command, path, query, body)
+        t1 = now()
+        with LOCK:
+            e = TIMES.setdefault(what, [0, 0.0])
+            e[0] += 1
+            e[1] += t1 - t0
 
     def do_POST(self):
         self.dispatch()
