@@ -723,18 +723,22 @@ def reshard_stages(path, parents, kids):
                 key = "start"
             if key:
                 ev.setdefault(sh, {}).setdefault(key, t)
-    out = {"worker end -> supervisor reads DONE": [],
-           "-> worker reaped, shard done": [],
+    out = {"worker end -> worker reaped, shard done": [],
            "-> child started": []}
     for p, c in zip(parents, kids):
         e, ce = ev.get(p, {}), ev.get(c, {})
-        if {"worker_end", "sup_msg", "sup_done"} <= set(e) and "start" in ce:
-            out["worker end -> supervisor reads DONE"].append(
-                e["sup_msg"] - e["worker_end"])
-            out["-> worker reaped, shard done"].append(
-                e["sup_done"] - e["sup_msg"])
+        if {"worker_end", "sup_done"} <= set(e) and "start" in ce:
+            out["worker end -> worker reaped, shard done"].append(
+                e["sup_done"] - e["worker_end"])
             out["-> child started"].append(ce["start"] - e["sup_done"])
-    return {k: sorted(v) for k, v in out.items()}
+    # the worker sends DONE just before it exits; the supervisor logs it
+    # when it reads it (a message still unread when it reaps is lost)
+    done_read = sum(1 for p in parents if "sup_msg" in ev.get(p, {}))
+    out = {k: sorted(v) for k, v in out.items()}
+    out["done_read"] = done_read
+    out["worker_ends"] = sum(1 for p in parents if "worker_end" in ev.get(p, {}))
+    return out
+
 
 
 def run_reshard(replay, nshards, parent_responses, results):
@@ -1036,7 +1040,12 @@ def report(res, env):
     if r:
         tgt("one worker, gzip -1, 1 KiB records, wall clock",
             "%.1f MB/s" % r["mbps"], ">= 50 MB/s")
-        tgt("  (per worker CPU-second: its rate with a core to itself)",
+        sc = r.get("worker_sched")
+        if sc:
+            tgt("  (without the time it waited for a CPU: on CPU + blocked)",
+                "%.1f MB/s" % (r["bytes"] / 1e6 / (sc["life"] - sc["runqueue"])),
+                "")
+        tgt("  (per worker CPU-second: on CPU only)",
             "%.1f MB/s" % r["mb_per_cpu_s"], "")
     for r in res.values():
         if r.get("kind") != "idle":
@@ -1098,9 +1107,13 @@ def report(res, env):
           "(each child after its own parent: median %.2f, max %.2f s)" % (
               r["shards"], r["first_parent_end"], r["last_parent_end"],
               r["reshard_s"], statistics.median(pc), pc[-1]))
+        st = r["stages"]
         P("  from the keeper's log, per parent (median / max): " + "; ".join(
             "%s %.2f / %.2f s" % (k, statistics.median(v), v[-1])
-            for k, v in r["stages"].items() if v))
+            for k, v in st.items() if isinstance(v, list) and v))
+        P("  DONE messages the supervisor read (\"<shard>: shard end "
+          "reached\"): %d of %d parents that sent one" % (
+              st["done_read"], st["worker_ends"]))
     for k, rr in res.items():
         if rr.get("kind") == "profile":
             print_profile("profile of the keeper, %s (perf, cpu-clock samples)"
