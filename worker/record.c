@@ -185,9 +185,12 @@ scan_string(const unsigned char *p, const unsigned char *end)
 		case SC_CTRL:
 			return NULL;
 		default:
-			if ((n = utf8_len(p, end)) == 0)
-				return NULL;
-			p += n;
+			/* non-ASCII text comes in runs: stay here for one */
+			do {
+				if ((n = utf8_len(p, end)) == 0)
+					return NULL;
+				p += n;
+			} while (p < end && *p >= 0x80);
 			break;
 		}
 	}
