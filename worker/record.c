@@ -15,7 +15,11 @@
  * one, so a payload deeper than about 127 objects parses with json-c but
  * not with jq 1.6.
  */
-#define JSON_MAX_DEPTH	512
+/*
+ * Deeper payloads go to b64: jq 1.6 (Debian 12) refuses lines nested much
+ * past 127 objects, and SPEC 5 promises every line parses with jq.
+ */
+#define JSON_MAX_DEPTH	64
 
 _Static_assert(JSON_MAX_DEPTH % 64 == 0, "depth stack is in 64-bit words");
 
@@ -248,7 +252,7 @@ json_minify(struct buf *b, const unsigned char *in, size_t len)
 {
 	const unsigned char *p, *end, *run;
 	unsigned char *out;
-	uint64_t stack[JSON_MAX_DEPTH / 64];
+	uint64_t stack[JSON_MAX_DEPTH / 64] = { 0 };
 	size_t olen = b->len, depth = 0;
 
 	if (len == 0)

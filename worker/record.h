@@ -30,7 +30,8 @@ void	record_format_raw(struct buf *, const struct record *);
 /*
  * Validate in[0..len) as one JSON text (RFC 8259: any value, surrounding
  * whitespace allowed) in valid UTF-8, with no lone surrogate escapes and
- * nesting at most 512 deep. If valid, append its compact form (whitespace
+ * nesting at most 64 deep
+ * (so that jq 1.6 reads every line). If valid, append its compact form (whitespace
  * outside strings removed, everything else byte for byte) and return 0;
  * otherwise append nothing and return -1.
  */

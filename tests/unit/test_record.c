@@ -11,6 +11,8 @@
 #include <json-c/json.h>
 
 #include "t.h"
+
+#define JSON_MAX_DEPTH	64	/* as in worker/record.c */
 #include "record.h"
 #include "util.h"
 
@@ -356,36 +358,36 @@ test_depth(void)
 	int i;
 
 	buf_init(&s);
-	for (i = 0; i < 512; i++)
+	for (i = 0; i < JSON_MAX_DEPTH; i++)
 		buf_addc(&s, '[');
-	for (i = 0; i < 512; i++)
+	for (i = 0; i < JSON_MAX_DEPTH; i++)
 		buf_addc(&s, ']');
-	T_OK(minify(s.data, s.len) != NULL, "512 nested arrays accepted");
-	T_OK(jc_parse(s.data, s.len, 512, NULL), "json-c agrees at 512");
+	T_OK(minify(s.data, s.len) != NULL, "the deepest nesting allowed is accepted");
+	T_OK(jc_parse(s.data, s.len, JSON_MAX_DEPTH, NULL), "json-c agrees at the limit");
 
 	buf_reset(&s);
-	for (i = 0; i < 513; i++)
+	for (i = 0; i < JSON_MAX_DEPTH + 1; i++)
 		buf_addc(&s, '[');
-	for (i = 0; i < 513; i++)
+	for (i = 0; i < JSON_MAX_DEPTH + 1; i++)
 		buf_addc(&s, ']');
-	T_OK(minify(s.data, s.len) == NULL, "513 nested arrays rejected");
-	T_OK(!jc_parse(s.data, s.len, 512, NULL), "json-c agrees at 513");
+	T_OK(minify(s.data, s.len) == NULL, "one level more is rejected");
+	T_OK(!jc_parse(s.data, s.len, JSON_MAX_DEPTH, NULL), "json-c agrees one past the limit");
 
-	/* objects and arrays mixed, 512 deep, with whitespace */
+	/* objects and arrays mixed, as deep as allowed, with whitespace */
 	buf_reset(&s);
-	for (i = 0; i < 256; i++)
+	for (i = 0; i < JSON_MAX_DEPTH / 2; i++)
 		buf_addstr(&s, "{ \"k\" : [ ");
 	buf_addstr(&s, "0");
-	for (i = 0; i < 256; i++)
+	for (i = 0; i < JSON_MAX_DEPTH / 2; i++)
 		buf_addstr(&s, " ] }");
-	T_OK(minify(s.data, s.len) != NULL, "512 mixed levels accepted");
+	T_OK(minify(s.data, s.len) != NULL, "mixed levels up to the limit accepted");
 	buf_reset(&s);
-	for (i = 0; i < 256; i++)
+	for (i = 0; i < JSON_MAX_DEPTH / 2; i++)
 		buf_addstr(&s, "{\"k\":[");
 	buf_addstr(&s, "{}");
-	for (i = 0; i < 256; i++)
+	for (i = 0; i < JSON_MAX_DEPTH / 2; i++)
 		buf_addstr(&s, "]}");
-	T_OK(minify(s.data, s.len) == NULL, "513 mixed levels rejected");
+	T_OK(minify(s.data, s.len) == NULL, "mixed levels past the limit rejected");
 
 	/* very deep input: no recursion, just a rejection */
 	buf_reset(&s);
@@ -394,9 +396,9 @@ test_depth(void)
 	T_OK(minify(s.data, s.len) == NULL, "a million [ rejected");
 	/* balanced but one unclosed */
 	buf_reset(&s);
-	for (i = 0; i < 512; i++)
+	for (i = 0; i < JSON_MAX_DEPTH; i++)
 		buf_addc(&s, '[');
-	for (i = 0; i < 511; i++)
+	for (i = 0; i < JSON_MAX_DEPTH - 1; i++)
 		buf_addc(&s, ']');
 	T_OK(minify(s.data, s.len) == NULL, "unclosed array rejected");
 	/* a close at depth 0 after a complete value */
@@ -664,21 +666,21 @@ test_jsonl(void)
 
 	/* deepest accepted payload still gives a line json-c reads */
 	buf_init(&big);
-	for (i = 0; i < 512; i++)
+	for (i = 0; i < JSON_MAX_DEPTH; i++)
 		buf_addc(&big, '[');
-	for (i = 0; i < 512; i++)
+	for (i = 0; i < JSON_MAX_DEPTH; i++)
 		buf_addc(&big, ']');
 	l = jsonl("6", 0, 0, "p", 1, 0, big.data, big.len);
 	T_OK(strstr(l, "\"data\":[[[") != NULL && line_ok_depth(l, 0),
-	    "512-deep payload embedded");
+	    "the deepest payload allowed is embedded");
 	buf_reset(&big);
-	for (i = 0; i < 513; i++)
+	for (i = 0; i < JSON_MAX_DEPTH + 1; i++)
 		buf_addc(&big, '[');
-	for (i = 0; i < 513; i++)
+	for (i = 0; i < JSON_MAX_DEPTH + 1; i++)
 		buf_addc(&big, ']');
 	l = jsonl("6", 0, 0, "p", 1, 0, big.data, big.len);
 	T_OK(strstr(l, "\"b64\":") != NULL && line_ok(l),
-	    "513-deep payload as b64");
+	    "a payload one level deeper goes to b64");
 
 	/* a 1 MiB payload, JSON and not */
 	buf_reset(&big);
