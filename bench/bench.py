@@ -40,8 +40,11 @@ sys.path.insert(0, HERE)
 import datagen  # noqa: E402
 
 OUT = os.path.join(ROOT, "build", "bench")
-KEEPER = os.path.join(ROOT, "build", "kinesis-keeper")
-WORKER = os.path.join(ROOT, "build", "kinesis-keeper-worker")
+BUILT = os.path.join(ROOT, "build")
+# copies taken at start (snapshot_programs), so that a `make` run by someone
+# else during the benchmark cannot swap the programs between rows
+KEEPER = os.path.join(OUT, "bin", "kinesis-keeper")
+WORKER = os.path.join(OUT, "bin", "kinesis-keeper-worker")
 TOPIC = "arn:aws:sns:us-east-1:123456789012:bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -923,6 +926,8 @@ def report(res, env):
         env["commit"], " (+ uncommitted changes in common/ worker/ "
         "supervisor/)" if env["dirty"] else "", env["cpu"], env["ncpu"],
         env["load"]))
+    P("programs: copies of build/kinesis-keeper{,-worker} %s" %
+      env["programs"])
     P("GB/MB = 10^9/10^6 bytes of record data (decoded payloads); CPU = "
       "user+sys of all the keeper's processes; x floor = CPU/GB over the "
       "gzip floor's")
@@ -1161,6 +1166,23 @@ def environment():
             "when": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
+def snapshot_programs():
+    import hashlib
+    import shutil
+    os.makedirs(os.path.dirname(KEEPER), exist_ok=True)
+    sums = []
+    for p in (KEEPER, WORKER):
+        src = os.path.join(BUILT, os.path.basename(p))
+        if not os.access(src, os.X_OK):
+            raise SystemExit("%s is missing: run make first" % src)
+        shutil.copy2(src, p + ".tmp")
+        os.replace(p + ".tmp", p)
+        with open(p, "rb") as f:
+            sums.append(hashlib.sha256(f.read()).hexdigest()[:12])
+    return "built %s, sha256 %s" % (time.strftime(
+        "%H:%M:%S", time.localtime(os.path.getmtime(KEEPER))), "/".join(sums))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -1168,11 +1190,9 @@ def main():
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--idle-seconds", type=float, default=20)
     a = ap.parse_args()
-    for p in (KEEPER, WORKER):
-        if not os.access(p, os.X_OK):
-            raise SystemExit("%s is missing: run make first" % p)
     os.makedirs(OUT, exist_ok=True)
     env = environment()
+    env["programs"] = snapshot_programs()
     sz = sizes(a.quick)
     want = set(a.rows.split(",")) if a.rows else None
 
