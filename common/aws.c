@@ -91,6 +91,16 @@ aws_ctx_free(struct aws_ctx *ctx)
 }
 
 void
+aws_ctx_set_abort(struct aws_ctx *ctx, int (*cb)(void))
+{
+	http_client_set_abort(ctx->kinesis.http, cb);
+	http_client_set_abort(ctx->s3.http, cb);
+	http_client_set_abort(ctx->sns.http, cb);
+	http_client_set_abort(ctx->cloudwatch.http, cb);
+	http_client_set_abort(ctx->sts.http, cb);
+}
+
+void
 aws_result_init(struct aws_result *r)
 {
 	memset(r, 0, sizeof(*r));

@@ -22,6 +22,7 @@
 struct http_client {
 	CURL	*curl;
 	char	*ca_file;
+	int	(*abort_cb)(void);
 };
 
 struct sink {
@@ -56,6 +57,21 @@ http_client_free(struct http_client *c)
 	curl_easy_cleanup(c->curl);
 	free(c->ca_file);
 	free(c);
+}
+
+void
+http_client_set_abort(struct http_client *c, int (*cb)(void))
+{
+	c->abort_cb = cb;
+}
+
+static int
+progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http_client *c = arg;
+
+	return c->abort_cb != NULL && c->abort_cb() ? 1 : 0;
 }
 
 void
@@ -185,6 +201,11 @@ http_perform(struct http_client *c, const struct http_request *req,
 	if (c->ca_file != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (c->abort_cb != NULL) {
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+	}
 
 	if (strcmp(req->method, "GET") == 0) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);

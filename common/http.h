@@ -39,6 +39,9 @@ struct http_response {
 /* ca_file: an extra CA bundle (NULL: system store only). */
 struct http_client	*http_client_new(const char *ca_file);
 void			 http_client_free(struct http_client *);
+/* cb() != 0 aborts a transfer in flight (checked about once a second and
+ * whenever data moves): how a stop reaches a hung request. */
+void			 http_client_set_abort(struct http_client *, int (*cb)(void));
 /* 0 if an HTTP answer arrived (any status), -1 on a transport error
  * (resp->error says what). resp must be initialised with http_response_init. */
 int			 http_perform(struct http_client *,

@@ -76,6 +76,31 @@ jopt(struct json_object *o, const char *key, const char **out)
 	return 1;
 }
 
+/*
+ * json-c, even strict, lets raw control characters through inside strings;
+ * RFC 8259 does not, and a partition key with one is a broken answer.
+ */
+static int
+raw_control_in_string(const char *body, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)body;
+	const unsigned char *end = p + len;
+	int in = 0;
+
+	for (; p < end; p++) {
+		if (!in) {
+			if (*p == '"')
+				in = 1;
+		} else if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			in = 0;
+		else if (*p < 0x20)
+			return 1;
+	}
+	return 0;
+}
+
 /* One JSON object and nothing after it but white space. */
 static struct json_object *
 parse_whole(struct json_tokener *tok, const char *body, size_t len)
@@ -83,8 +108,12 @@ parse_whole(struct json_tokener *tok, const char *body, size_t len)
 	struct json_object *j;
 	size_t off;
 
-	if (len > INT32_MAX)
+	if (len > INT32_MAX || raw_control_in_string(body, len))
 		return NULL;
+	/* strict RFC 8259 and valid UTF-8: raw control characters or broken
+	 * bytes in a string mean a broken answer, never a partition key */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
 	j = json_tokener_parse_ex(tok, body, (int)len);
 	if (j == NULL || json_tokener_get_error(tok) != json_tokener_success) {
 		if (j != NULL)
@@ -516,6 +545,40 @@ sc_lit(struct scan *sc, char c)
 	return -1;
 }
 
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF), 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if ((size_t)(end - p) < n)
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
 /* A string; *plain says it has no escapes (the span is then its value). */
 static int
 sc_string(struct scan *sc, struct span *out, int *plain)
@@ -535,6 +598,14 @@ sc_string(struct scan *sc, struct span *out, int *plain)
 			break;
 		if (*p < 0x20)
 			return -1;
+		if (*p >= 0x80) {
+			size_t n = utf8_len(p, end);
+
+			if (n == 0)
+				return -1;
+			p += n;
+			continue;
+		}
 		if (*p == '\\') {
 			*plain = 0;
 			if (p + 1 >= end)
@@ -955,9 +1026,10 @@ kinesis_get_records(struct aws_ctx *ctx, const char *iterator, int limit,
 	json_object_object_add(req, "ShardIterator",
 	    json_object_new_string(iterator));
 	json_object_object_add(req, "Limit", json_object_new_int(limit));
-	/* throttles come back to the caller, which keeps the read budget */
+	/* one attempt: errors and throttles come back to the caller, which
+	 * keeps the read budget */
 	r = kinesis_post(ctx, "GetRecords",
-	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), 3, 1,
+	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), 1, 1,
 	    res);
 	json_object_put(req);
 	if (r == -1)

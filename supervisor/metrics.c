@@ -22,7 +22,8 @@
 enum { M_RECORDS_READ, M_BYTES_READ, M_GETRECORDS_CALLS, M_GETRECORDS_THROTTLED,
 	M_MILLIS_BEHIND, M_BATCHES_FLUSHED, M_BATCH_RECORDS, M_BATCH_BYTES,
 	M_FLUSH_LATENCY, M_S3_PUT_ERRORS, M_NOTIFICATION_ERRORS,
-	M_WORKER_RESTARTS, M_WORKERS_RUNNING, M_COUNT };
+	M_WORKER_RESTARTS, M_WORKERS_RUNNING, M_CORRUPT_AGGREGATES,
+	M_BAD_RESPONSES, M_COUNT };
 
 static const struct {
 	const char	*name;
@@ -43,6 +44,9 @@ static const struct {
 	[M_NOTIFICATION_ERRORS] = { "NotificationErrors", "Count", 'c', 0 },
 	[M_WORKER_RESTARTS] = { "WorkerRestarts", "Count", 'c', 0 },
 	[M_WORKERS_RUNNING] = { "WorkersRunning", "Count", 'g', 1 },
+	/* beyond SPEC 5: bad input is counted, not only logged */
+	[M_CORRUPT_AGGREGATES] = { "CorruptAggregates", "Count", 'c', 0 },
+	[M_BAD_RESPONSES] = { "BadResponses", "Count", 'c', 0 },
 };
 
 /* One value per metric for one interval: sum (or last value for gauges),
@@ -185,6 +189,11 @@ metrics_stats(const char *shard, const struct msg_stats *s)
 		    (double)s->getrecords_throttled);
 	if (s->s3_put_errors)
 		record(shard, M_S3_PUT_ERRORS, (double)s->s3_put_errors);
+	if (s->corrupt_aggregates)
+		record(shard, M_CORRUPT_AGGREGATES,
+		    (double)s->corrupt_aggregates);
+	if (s->bad_records)
+		record(shard, M_BAD_RESPONSES, (double)s->bad_records);
 	record(shard, M_MILLIS_BEHIND, (double)s->millis_behind_latest);
 }
 

@@ -39,7 +39,7 @@
 #include "util.h"
 
 #define SUP_FD			3	/* the supervisor channel, by contract */
-#define THROTTLE_BASE_MS	500
+#define THROTTLE_BASE_MS	1000	/* jittered: 500 ms to 1 s at first */
 #define THROTTLE_CAP_MS		10000
 #define ERROR_BASE_MS		500
 #define ERROR_CAP_MS		30000
@@ -128,6 +128,25 @@ interrupted(void)
 {
 	wait_events(0);
 	return w.stopping;
+}
+
+/*
+ * Checked by curl while a request is in flight: a stop (a signal, or the
+ * supervisor gone) is noticed at once, and a transfer still running at the
+ * stop deadline (an upload to a hung S3) is abandoned; the checkpoint has not
+ * moved, so nothing is lost.
+ */
+static int
+abort_transfer(void)
+{
+	static uint64_t last;
+	uint64_t now = now_ms();
+
+	if (now - last >= 100) {
+		last = now;
+		wait_events(0);
+	}
+	return w.stopping && now >= w.stop_deadline;
 }
 
 static void
@@ -516,8 +535,8 @@ read_loop(void)
 	struct kinesis_records recs;
 	struct aws_result res;
 	char *it;
-	uint64_t skip_sub = 0, next_call = 0, min_gap, now;
-	int skip_valid = 0, readers = 1 + w.cfg.read_other_readers;
+	uint64_t skip_sub = 0, next_call = 0, last_call = 0, min_gap, now;
+	int skip_valid = 0, readers = 1 + w.cfg.read_other_readers, r;
 	unsigned throttles = 0, errors = 0;
 	size_t i;
 
@@ -543,8 +562,12 @@ read_loop(void)
 			continue;
 		}
 		w.stats.getrecords_calls++;
-		if (kinesis_get_records(&w.aws, it, w.cfg.read_max_records, &recs,
-		    &res) == -1) {
+		last_call = now_ms();
+		r = kinesis_get_records(&w.aws, it, w.cfg.read_max_records, &recs,
+		    &res);
+		/* whatever the answer, the budget counts the call */
+		next_call = last_call + min_gap;
+		if (r == -1) {
 			uint64_t d;
 
 			if (res.throttled) {
@@ -554,7 +577,8 @@ read_loop(void)
 				log_debug("GetRecords throttled (%s); backing "
 				    "off %llu ms", res.code,
 				    (unsigned long long)d);
-				next_call = now_ms() + d;
+				if (now_ms() + d > next_call)
+					next_call = now_ms() + d;
 				continue;
 			}
 			if (strcmp(res.code, "BadResponse") == 0)
@@ -566,7 +590,8 @@ read_loop(void)
 			else
 				log_warnx("GetRecords: %s; retrying in %llu ms",
 				    aws_strerror(&res), (unsigned long long)d);
-			next_call = now_ms() + d;
+			if (now_ms() + d > next_call)
+				next_call = now_ms() + d;
 			if (strcmp(res.code, "BadResponse") == 0)
 				continue;	/* same iterator, once more */
 			/* resume from what we hold: nothing lost, nothing twice */
@@ -577,7 +602,8 @@ read_loop(void)
 				break;
 			if ((it = get_iterator(&skip_sub, &skip_valid)) == NULL)
 				break;
-			next_call = now_ms();
+			if (last_call + min_gap > next_call)
+				next_call = last_call + min_gap;
 			continue;
 		}
 		throttles = errors = 0;
@@ -592,14 +618,17 @@ read_loop(void)
 
 			consume_record(&recs.recs[i], sk, skip_sub);
 		}
-		skip_valid = 0;
+		/* the skip holds until a record came: an empty answer (Kinesis
+		 * gives them even with records ahead) must not drop it */
+		if (recs.n > 0)
+			skip_valid = 0;
 		/* 2 MB/s per shard: a big response delays the next call */
-		next_call = now_ms() + min_gap;
 		if (recs.data_bytes > 0) {
 			uint64_t wait = recs.data_bytes * 1000 * (uint64_t)readers /
 			    w.cfg.read_bytes_per_sec;
 
-			if (wait > min_gap)
+			/* counted from now: the response is fully read */
+			if (now_ms() + wait > next_call)
 				next_call = now_ms() + wait;
 		}
 		/* caught up: idle for read.interval */
@@ -806,14 +835,20 @@ main(int argc, char *argv[])
 	if (aws_ctx_init(&w.aws, &w.cfg, w.creds) == -1)
 		fatalx_code(EX_CONFIG_, "bad endpoint");
 	w.aws.interrupted = interrupted;
+	aws_ctx_set_abort(&w.aws, abort_transfer);
 	/* a multipart upload of a run that died is never left dangling */
 	s3_abort_stale(&w.aws, &w.cfg, w.upload_state);
 	batch_init(&w.batch, &w.cfg);
-	log_info("reading %s from %s%s", w.shard,
-	    w.pos.seq[0] ? "after " : "",
-	    w.pos.seq[0] ? w.pos.seq : (w.cfg.start_position == START_LATEST ?
-	    "LATEST" : w.cfg.start_position == START_AT_TIMESTAMP ?
-	    "AT_TIMESTAMP" : "TRIM_HORIZON"));
+	if (w.pos.seq[0] != '\0' && w.pos.has_sub)
+		log_info("reading %s at %s, after its user record %llu",
+		    w.shard, w.pos.seq, (unsigned long long)w.pos.sub);
+	else if (w.pos.seq[0] != '\0')
+		log_info("reading %s after %s", w.shard, w.pos.seq);
+	else
+		log_info("reading %s from %s", w.shard,
+		    w.cfg.start_position == START_LATEST ? "LATEST" :
+		    w.cfg.start_position == START_AT_TIMESTAMP ?
+		    "AT_TIMESTAMP" : "TRIM_HORIZON");
 
 	read_loop();
 
