@@ -254,7 +254,7 @@ kinesis_list_shards(struct aws_ctx *ctx, const char *stream,
 		token = NULL;
 		if (kinesis_post(ctx, "ListShards",
 		    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN),
-		    8, 0, res) == -1) {
+		    3, 0, res) == -1) {
 			json_object_put(req);
 			goto fail;
 		}

@@ -25,7 +25,7 @@ sns_publish(struct aws_ctx *ctx, const char *topic_arn, const char *message,
 	aws_form_add(&body, "MessageAttributes.entry.2.Value.StringValue",
 	    shard);
 	aws_form_add(&body, "Version", "2010-03-31");
-	r = aws_form_call(ctx, &ctx->sns, &body, 20000, 3, res);
+	r = aws_form_call(ctx, &ctx->sns, &body, 10000, 2, res);
 	buf_free(&body);
 	return r;
 }

@@ -134,6 +134,24 @@ slot_alive(const struct slot *s)
 	    s->state == SLOT_STOPPING;
 }
 
+/*
+ * Checked between retries and by curl while a request is in flight: a
+ * SIGTERM (still pending: signals wait in the signalfd) cuts a hung SNS or
+ * Kinesis call short, and during the stop nothing runs past the deadline.
+ * What was not published stays in the outbox.
+ */
+static int
+sup_interrupted(void)
+{
+	sigset_t p;
+
+	if (k.stopping)
+		return now_ms() >= k.stop_deadline;
+	if (sigpending(&p) == -1)
+		return 0;
+	return sigismember(&p, SIGTERM) || sigismember(&p, SIGINT);
+}
+
 /* SNS publication of one outbox entry. */
 static int
 publish(void *arg, const char *shard, const char *message)
@@ -143,6 +161,8 @@ publish(void *arg, const char *shard, const char *message)
 
 	if (k.cfg.sns_topic_arn == NULL)
 		return 0;	/* notifications turned off: discard */
+	if (sup_interrupted())
+		return -1;	/* kept for later */
 	aws_result_init(&res);
 	r = sns_publish(&k.aws, k.cfg.sns_topic_arn, message, k.cfg.stream,
 	    shard, &res);
@@ -653,6 +673,8 @@ reload(void)
 	k.creds = creds_new(&k.cfg);
 	if (aws_ctx_init(&k.aws, &k.cfg, k.creds) == -1)
 		fatalx("reload: bad endpoint");
+	k.aws.interrupted = sup_interrupted;
+	aws_ctx_set_abort(&k.aws, sup_interrupted);
 	metrics_init(&k.cfg);
 	for (i = 0; i < k.nslots; i++) {
 		struct slot *s = &k.slots[i];
@@ -972,6 +994,8 @@ main(int argc, char *argv[])
 	k.creds = creds_new(&k.cfg);
 	if (aws_ctx_init(&k.aws, &k.cfg, k.creds) == -1)
 		fatalx_code(EX_CONFIG_, "bad endpoint");
+	k.aws.interrupted = sup_interrupted;
+	aws_ctx_set_abort(&k.aws, sup_interrupted);
 	log_info("starting %s: stream %s, bucket %s, region %s, state %s, "
 	    "kinesis %s://%s, credentials from %s", KK_VERSION, k.cfg.stream,
 	    k.cfg.s3_bucket, k.cfg.region, k.cfg.state_dir, k.aws.kinesis.scheme,
