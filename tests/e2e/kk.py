@@ -142,10 +142,13 @@ def _proc_cmdline(pid):
         return ""
 
 
-def keeper_processes(parents):
+def keeper_processes(parents, conf=None):
     """PIDs of live kinesis-keeper processes whose parent is in parents or is
-    this test process (re-parented orphans)."""
-    parents = set(parents) | {os.getpid()}
+    this test process (re-parented orphans). With conf, an orphan counts only
+    if its command line names that config file: other keepers of the same
+    test (their supervisors are its children too) are left alone."""
+    me = os.getpid()
+    parents = set(parents) | {me}
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -154,8 +157,12 @@ def keeper_processes(parents):
         state, ppid = _proc_stat(pid)
         if state is None or state == "Z" or ppid not in parents:
             continue
-        if "kinesis-keeper" in _proc_cmdline(pid):
-            found.append(pid)
+        cmd = _proc_cmdline(pid)
+        if "kinesis-keeper" not in cmd:
+            continue
+        if ppid == me and conf is not None and conf not in cmd:
+            continue
+        found.append(pid)
     return found
 
 
@@ -585,7 +592,7 @@ class Keeper:
         """Live worker processes (children of the supervisor, or orphans
         re-parented to the test)."""
         parents = [self.proc.pid] if self.proc else []
-        return [p for p in keeper_processes(parents)
+        return [p for p in keeper_processes(parents, self.conf)
                 if not self.proc or p != self.proc.pid]
 
     def stop(self, timeout=40):
