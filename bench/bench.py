@@ -484,6 +484,7 @@ def run_keeper_row(replay, row, dataset, responses, settings, level_floor,
     log("%s: keeper, %s%s, %s" % (row, dataset, " (%d responses)" % responses
                                   if responses else "", settings))
     busy0, rep0 = system_busy(), proc_runtime(replay.p.pid)
+    conns0 = replay.state()["connections"]
     k = Keeper(replay, row, stream, settings)
     st = wait_for(drained(replay, stream, [shard]), 900, row + " to drain",
                   0.01)
@@ -493,6 +494,7 @@ def run_keeper_row(replay, row, dataset, responses, settings, level_floor,
         raise SystemExit("%s: keeper exited with status %d; see %s" % (
             row, k.status, os.path.join(k.dir, "keeper.log")))
     st = replay.state()
+    conns = st["connections"] - conns0
     sh = st["shards"]["%s/%s" % (stream, shard)]
     tm = st["times"]
     server = {"GetRecords": tm.get("kinesis GetRecords " + stream, [0, 0]),
@@ -529,6 +531,7 @@ def run_keeper_row(replay, row, dataset, responses, settings, level_floor,
          "wall_total": k.t_exit - k.t0,
          "worker_rss_at_peak": w.get("at_peak"),
          "worker_sched": w.get("sched"), "server": server,
+         "connections": conns,
          "worker_rss_end": w.get("rss_end", 0),
          "sup_rss_kinds": k.sup_rss_kinds}
     # what everybody else on the machine used meanwhile (other engineers'
@@ -992,10 +995,11 @@ def report(res, env):
                   r["server"]["GetRecords"][1], r["server"]["GetRecords"][0],
                   r["server"]["S3"][1], r["server"]["S3"][0]))
         P("  %d objects (%d multipart), %.1f MB stored, lines/stored %.2f, "
-          "%d GetRecords, %.0f records/s; Content-MD5 wrong %d, missing %d; "
-          "SHA-256 wrong %d%s" % (
+          "%d GetRecords over %d TCP connections in all, %.0f records/s; "
+          "Content-MD5 wrong %d, missing %d; SHA-256 wrong %d%s" % (
               r["objects"], r["multipart"], r["stored"] / 1e6,
-              r["line_bytes"] / max(r["stored"], 1), r["calls"], r["rps"],
+              r["line_bytes"] / max(r["stored"], 1), r["calls"],
+              r["connections"], r["rps"],
               r["bad_digest"], r["no_md5"], r["bad_sha256"],
               "; ODD: " + r["odd"] if r.get("odd") else ""))
         P("  worker RSS at its peak, MiB: %s; still %.1f MiB once idle at "

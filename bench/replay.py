@@ -44,6 +44,7 @@ STREAMS = {}            # stream name -> {"shards": [shard dict]}
 STATE = {}              # "stream/shard" -> counters and times
 BUCKETS = {}            # bucket -> counters
 SNS = {"publishes": 0, "records": 0, "by_stream": {}}
+CONNS = [0]             # client connections (keep-alive check)
 TIMES = {}              # "kinesis GetRecords s-x" / "s3 PUT bucket"... ->
                         # [requests, seconds from headers read to reply sent]
 UPLOADS = {}            # upload id -> {"bucket","key","parts":{n: bytes}}
@@ -399,6 +400,7 @@ def control(h, method, path, body):
     if path == "/_bench/state":
         with LOCK:
             out = json.dumps({"now": now(), "shards": STATE, "times": TIMES,
+                              "connections": CONNS[0],
                               "buckets": BUCKETS, "sns": SNS,
                               "uploads_open": len(UPLOADS)}).encode()
         return h.reply(200, out, "application/json")
@@ -419,6 +421,7 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.counted = False
 
     def log_message(self, fmt, *args):
         pass
@@ -459,6 +462,10 @@ class Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         if path.startswith("/_bench/"):
             return control(self, self.command, path, body)
+        if not self.counted:
+            self.counted = True
+            with LOCK:
+                CONNS[0] += 1
         target = self.headers.get("X-Amz-Target", "")
         if self.command == "POST" and path == "/" and target:
             op = target.rpartition(".")[2]
