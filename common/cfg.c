@@ -157,7 +157,7 @@ static const struct key keys[] = {
 	STR("credentials.profile", cred_profile, NULL, NULL, 0),
 	STR("credentials.role_arn", cred_role_arn, NULL, check_arn, 0),
 	STR("credentials.external_id", cred_external_id, NULL, NULL, 0),
-	STR("credentials.session_name", cred_session_name, "kinesis-keeper",
+	STR("credentials.session_name", cred_session_name, NULL,
 	    check_session_name, 0),
 
 	NUM("read.interval", K_DURATION, read_interval_ms, "1s", 0, 4 * MIN),

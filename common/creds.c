@@ -562,8 +562,14 @@ creds_new(const struct cfg *cfg)
 		log_debug("credentials: from %s%s%s", c->base ? "AssumeRole " : "",
 		    c->base ? cfg->cred_role_arn : source_names[c->src],
 		    c->base ? " with the chain's credentials" : "");
-	if (!c->have)
+	if (!c->have) {
+		/* said at once, not only at the first request */
+		log_warnx("credentials: none found (config, environment, "
+		    "shared file, web identity, container, instance "
+		    "metadata); retrying");
+		c->logged = 1;
 		c->next_try = now_ms() + RETRY_AFTER_MS;
+	}
 	return c;
 }
 
@@ -589,7 +595,7 @@ creds_get(struct creds *c)
 {
 	uint64_t now = now_ms();
 	int64_t wall = (int64_t)wall_ms();
-	int due;
+	int due, usable, fresh;
 
 	due = !c->have || (c->cur.expires_ms != 0 &&
 	    wall >= c->cur.expires_ms - REFRESH_BEFORE_MS);
@@ -601,19 +607,37 @@ creds_get(struct creds *c)
 			r = c->have ? 0 : -1;
 		} else
 			r = reload(c);	/* AssumeRole refreshes its base itself */
-		if (r == -1 || !c->have) {
-			c->next_try = now + RETRY_AFTER_MS;
-			if (!c->logged)
-				log_warnx("credentials: none available from %s; "
-				    "retrying", c->base ? "AssumeRole" :
-				    source_names[c->src]);
-			c->logged = 1;
-		} else {
+		usable = c->have && (c->cur.expires_ms == 0 ||
+		    wall < c->cur.expires_ms);
+		fresh = usable && (c->cur.expires_ms == 0 ||
+		    wall < c->cur.expires_ms - REFRESH_BEFORE_MS);
+		if (r == 0 && fresh) {
 			if (c->logged)
-				log_info("credentials: available again");
+				log_info("credentials: available again from %s",
+				    c->cur.source);
 			c->logged = 0;
 			log_debug("credentials: refreshed from %s",
 			    c->cur.source);
+		} else {
+			/* failed, or what came back is (nearly) expired too:
+			 * ask again later, not on every request */
+			c->next_try = now + RETRY_AFTER_MS;
+			if (!c->logged) {
+				const char *src = c->base ? "AssumeRole" :
+				    source_names[c->src];
+
+				if (usable)
+					log_warnx("credentials: refresh from %s "
+					    "failed; the current ones serve until "
+					    "they expire", src);
+				else if (r == 0 && c->have)
+					log_warnx("credentials: %s gave expired "
+					    "credentials; retrying", src);
+				else
+					log_warnx("credentials: none available "
+					    "from %s; retrying", src);
+			}
+			c->logged = 1;
 		}
 	}
 	/* past their expiry they are useless; until then the old ones serve */

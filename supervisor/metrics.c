@@ -22,8 +22,7 @@
 enum { M_RECORDS_READ, M_BYTES_READ, M_GETRECORDS_CALLS, M_GETRECORDS_THROTTLED,
 	M_MILLIS_BEHIND, M_BATCHES_FLUSHED, M_BATCH_RECORDS, M_BATCH_BYTES,
 	M_FLUSH_LATENCY, M_S3_PUT_ERRORS, M_NOTIFICATION_ERRORS,
-	M_WORKER_RESTARTS, M_WORKERS_RUNNING, M_CORRUPT_AGGREGATES,
-	M_BAD_RESPONSES, M_COUNT };
+	M_WORKER_RESTARTS, M_WORKERS_RUNNING, M_COUNT };
 
 static const struct {
 	const char	*name;
@@ -44,9 +43,6 @@ static const struct {
 	[M_NOTIFICATION_ERRORS] = { "NotificationErrors", "Count", 'c', 0 },
 	[M_WORKER_RESTARTS] = { "WorkerRestarts", "Count", 'c', 0 },
 	[M_WORKERS_RUNNING] = { "WorkersRunning", "Count", 'g', 1 },
-	/* beyond SPEC 5: bad input is counted, not only logged */
-	[M_CORRUPT_AGGREGATES] = { "CorruptAggregates", "Count", 'c', 0 },
-	[M_BAD_RESPONSES] = { "BadResponses", "Count", 'c', 0 },
 };
 
 /* One value per metric for one interval: sum (or last value for gauges),
@@ -73,6 +69,9 @@ static struct {
 	int		 cw;
 	uint64_t	 interval;
 	uint64_t	 push_errors;
+	uint64_t	 corrupt_aggregates;
+	uint64_t	 bad_responses;
+	int		 last_failed;	/* the last push failed */
 } m = { .statsd_fd = -1 };
 
 static void
@@ -189,11 +188,9 @@ metrics_stats(const char *shard, const struct msg_stats *s)
 		    (double)s->getrecords_throttled);
 	if (s->s3_put_errors)
 		record(shard, M_S3_PUT_ERRORS, (double)s->s3_put_errors);
-	if (s->corrupt_aggregates)
-		record(shard, M_CORRUPT_AGGREGATES,
-		    (double)s->corrupt_aggregates);
-	if (s->bad_records)
-		record(shard, M_BAD_RESPONSES, (double)s->bad_records);
+	/* not metrics of SPEC 5: counted here, and told at shutdown */
+	m.corrupt_aggregates += s->corrupt_aggregates;
+	m.bad_responses += s->bad_records;
 	record(shard, M_MILLIS_BEHIND, (double)s->millis_behind_latest);
 }
 
@@ -282,20 +279,25 @@ datum(struct buf *b, int *idx, const struct cfg *cfg, const char *shard,
 	}
 }
 
-static void
+static int
 put_batch(struct aws_ctx *ctx, struct buf *b)
 {
 	struct aws_result res;
+	int r;
 
 	aws_form_add(b, "Version", "2010-08-01");
 	aws_result_init(&res);
-	/* bounded: metrics never hold up archiving */
-	if (aws_form_call(ctx, &ctx->cloudwatch, b, 5000, 2, &res) == -1) {
+	/* bounded: metrics never hold up archiving (the supervisor's loop
+	 * waits meanwhile), so one short attempt */
+	r = aws_form_call(ctx, &ctx->cloudwatch, b, 3000, 1, &res);
+	if (r == -1) {
 		m.push_errors++;
+		m.last_failed = 1;
 		log_warnx("cloudwatch: PutMetricData failed: %s; data points "
 		    "dropped", aws_strerror(&res));
 	}
 	aws_result_free(&res);
+	return r;
 }
 
 static void
@@ -314,10 +316,12 @@ push(struct aws_ctx *ctx, const struct cfg *cfg)
 } while (0)
 #define MAYBE_SEND() do {						\
 	if (idx >= CW_BATCH) {						\
-		put_batch(ctx, &b);					\
+		if (put_batch(ctx, &b) == -1)				\
+			goto out;	/* the rest is dropped too */	\
 		START();						\
 	}								\
 } while (0)
+	m.last_failed = 0;
 	START();
 	for (i = 0; i <= m.nshards; i++) {
 		const char *shard = i < m.nshards ? m.shards[i].shard : NULL;
@@ -338,6 +342,7 @@ push(struct aws_ctx *ctx, const struct cfg *cfg)
 	}
 	if (idx > 0)
 		put_batch(ctx, &b);
+out:
 #undef START
 #undef MAYBE_SEND
 	buf_free(&b);
@@ -365,8 +370,16 @@ metrics_shutdown(struct aws_ctx *ctx, const struct cfg *cfg)
 {
 	size_t i;
 
-	if (m.cw)
+	/* a last push, unless CloudWatch just failed: the stop is bounded */
+	if (m.cw && !m.last_failed)
 		push(ctx, cfg);
+	if (m.corrupt_aggregates || m.bad_responses || m.push_errors)
+		log_notice("since start: %llu corrupt KPL aggregates archived "
+		    "whole, %llu malformed GetRecords answers read again, "
+		    "%llu failed CloudWatch pushes",
+		    (unsigned long long)m.corrupt_aggregates,
+		    (unsigned long long)m.bad_responses,
+		    (unsigned long long)m.push_errors);
 	if (m.statsd_fd != -1)
 		close(m.statsd_fd);
 	m.statsd_fd = -1;

@@ -200,7 +200,7 @@ test_defaults(void)
 	    c.cred_session_token == NULL && c.cred_profile == NULL &&
 	    c.cred_role_arn == NULL && c.cred_external_id == NULL,
 	    "no credentials");
-	T_STREQ(c.cred_session_name, "kinesis-keeper", "session_name");
+	T_OK(c.cred_session_name == NULL, "session_name: none (then $AWS_ROLE_SESSION_NAME, then kinesis-keeper)");
 	T_INTEQ(c.start_position, START_TRIM_HORIZON, "start_position");
 	T_INTEQ(c.read_interval_ms, 1000, "read.interval");
 	T_INTEQ(c.read_max_records, 10000, "read.max_records");
