@@ -788,9 +788,13 @@ def run_reshard(replay, nshards, parent_responses, results):
 
 def perf_works():
     try:
+        probe = os.path.join(OUT, "perf.probe")
         p = subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-o",
-                            os.path.join(OUT, "perf.probe"), "--", "true"],
-                           capture_output=True, timeout=30)
+                            probe, "--", "true"], capture_output=True,
+                           timeout=30)
+        for f in (probe, probe + ".old"):
+            if os.path.exists(f):
+                os.unlink(f)
         return p.returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
