@@ -471,7 +471,7 @@ def sizes(quick):
         return {"logs": 6, "metrics": 24, "boto_logs": 2, "boto_metrics": 4,
                 "parent": 1, "profile_logs": 3, "profile_metrics": 12}
     # responses: logs1k ~10.5 MB each, metrics100 ~1.1 MB each
-    return {"logs": None, "metrics": None, "boto_logs": 6, "boto_metrics": 16,
+    return {"logs": None, "metrics": None, "boto_logs": 10, "boto_metrics": 16,
             "parent": 1, "profile_logs": 12, "profile_metrics": 60}
 
 
