@@ -257,7 +257,7 @@ aws_call(struct aws_ctx *ctx, struct aws_service *svc,
 	struct http_request hreq;
 	struct http_response hresp;
 	struct http_header *hh;
-	struct buf url, path, query;
+	struct buf url, path, query, tmp;
 	char payload_hash[65];
 	const char *host = call->host ? call->host : svc->host;
 	int attempt, max = call->max_attempts > 0 ? call->max_attempts : 5;
@@ -267,7 +267,6 @@ aws_call(struct aws_ctx *ctx, struct aws_service *svc,
 	res->status = 0;
 	res->code[0] = res->message[0] = '\0';
 	res->throttled = res->transport = res->throttles = res->attempts = 0;
-	buf_reset(&res->body);
 
 	if (call->payload_sha256 != NULL)
 		snprintf(payload_hash, sizeof(payload_hash), "%s",
@@ -286,7 +285,11 @@ aws_call(struct aws_ctx *ctx, struct aws_service *svc,
 	    query.len ? "?" : "", query.len ? query.data : "");
 
 	hh = xcalloc(call->nheaders + 5, sizeof(*hh));
+	/* the answer is read straight into res->body's memory: a 10 MB
+	 * GetRecords body is neither copied nor grown again on every call */
 	http_response_init(&hresp);
+	hresp.body = res->body;
+	buf_init(&res->body);
 	for (attempt = 0; attempt < max; attempt++) {
 		if (attempt > 0) {
 			uint64_t d = backoff_ms((unsigned)attempt - 1,
@@ -359,9 +362,11 @@ aws_call(struct aws_ctx *ctx, struct aws_service *svc,
 		res->transport = 0;
 		res->status = hresp.status;
 		snprintf(res->etag, sizeof(res->etag), "%s", hresp.etag);
-		buf_reset(&res->body);
-		buf_add(&res->body, hresp.body.data ? hresp.body.data : "",
-		    hresp.body.len);
+		tmp = res->body;
+		res->body = hresp.body;
+		hresp.body = tmp;
+		if (res->body.data == NULL)
+			buf_reserve(&res->body, 0);
 		if (hresp.status >= 200 && hresp.status < 300) {
 			res->code[0] = res->message[0] = '\0';
 			res->throttled = 0;

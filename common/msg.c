@@ -87,7 +87,8 @@ msgbuf_read(struct msgbuf *mb, int fd)
 {
 	ssize_t n;
 
-	msgbuf_reserve(mb, 65536);
+	/* messages are small: grow in modest steps (one per worker) */
+	msgbuf_reserve(mb, 4096);
 	do {
 		n = read(fd, mb->data + mb->len, mb->cap - mb->len);
 	} while (n == -1 && errno == EINTR);

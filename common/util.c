@@ -121,8 +121,11 @@ buf_reserve(struct buf *b, size_t extra)
 	if (need <= b->cap)
 		return;
 	cap = b->cap ? b->cap : 256;
+	/* double while small; past 8 MiB grow by a quarter, so that a big
+	 * object does not sit in a buffer twice its size */
 	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+		cap = cap > SIZE_MAX / 2 ? need : cap < 8 * 1024 * 1024 ?
+		    cap * 2 : cap + cap / 4;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
 }

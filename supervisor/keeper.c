@@ -89,6 +89,7 @@ static struct {
 	uint32_t	 gen;
 	int		 sigfd;
 	int		 stopping;
+	int		 sigchld;	/* reap on the next turn */
 	uint64_t	 stop_deadline;
 	uint64_t	 next_topology;
 	uint64_t	 next_outbox;
@@ -434,18 +435,25 @@ describe_status(int st, char *buf, size_t len)
 	return buf;
 }
 
+static void	slot_read(struct slot *);
+
 static void
 slot_exited(struct slot *s, int st)
 {
 	char why[64];
 	uint64_t up = now_ms() - s->started_ms, delay;
 	int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	int i;
 
+	/* the pid is gone (never signal it again); its last words (FLUSH,
+	 * STATS, DONE) may still wait in the socket: read them first */
+	s->pid = 0;
+	for (i = 0; s->fd != -1 && i < 10000; i++)
+		slot_read(s);
 	if (s->fd != -1) {
 		close(s->fd);
 		s->fd = -1;
 	}
-	s->pid = 0;
 	drain_shard(s->shard);
 	if (k.stopping) {
 		if (!clean && !s->killed)
@@ -794,7 +802,8 @@ handle_signals(void)
 			}
 			break;
 		case SIGCHLD:
-			break;	/* reap() runs every turn of the loop */
+			k.sigchld = 1;
+			break;
 		default:
 			break;
 		}
@@ -809,8 +818,13 @@ main_loop(void)
 	size_t i, n;
 	int r;
 
+	k.sigchld = 1;
 	for (;;) {
-		reap();
+		/* waitpid scans every child: only when one has changed */
+		if (k.sigchld) {
+			k.sigchld = 0;
+			reap();
+		}
 		if (k.stopping && alive_count() == 0)
 			break;
 		if (k.stopping && now_ms() >= k.stop_deadline) {

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +45,8 @@
 #define ERROR_BASE_MS		500
 #define ERROR_CAP_MS		30000
 #define STATS_INTERVAL_MS	1000
+#define STATS_IDLE_MS		10000
+#define BIG_BUFFER		(8 * 1024 * 1024)
 
 /* where reading stands: the last record consumed into the batch or archived */
 struct position {
@@ -66,6 +69,7 @@ static struct {
 	uint64_t		 stop_deadline;
 	struct msg_stats	 stats;
 	uint64_t		 stats_sent_ms;
+	uint64_t		 stats_behind_sent;
 	char			 host[256];
 	char			 upload_state[PATH_MAX];
 } w;
@@ -153,9 +157,19 @@ static void
 send_stats(int force)
 {
 	uint64_t now = now_ms();
+	int idle;
 
 	if (!force && now - w.stats_sent_ms < STATS_INTERVAL_MS)
 		return;
+	/* an idle shard has nothing new to say: every 10 s is enough (the
+	 * supervisor wakes for each message of each worker) */
+	idle = w.stats.records_read == 0 && w.stats.getrecords_throttled == 0 &&
+	    w.stats.s3_put_errors == 0 && w.stats.corrupt_aggregates == 0 &&
+	    w.stats.bad_records == 0 &&
+	    w.stats.millis_behind_latest == w.stats_behind_sent;
+	if (!force && idle && now - w.stats_sent_ms < STATS_IDLE_MS)
+		return;
+	w.stats_behind_sent = w.stats.millis_behind_latest;
 	w.stats_sent_ms = now;
 	if (msg_send(SUP_FD, MSG_STATS, w.gen, &w.stats, sizeof(w.stats),
 	    1000) == -1 && errno != EPIPE)
@@ -392,6 +406,12 @@ flush(int shard_done)
 		log_warn("report flush to supervisor");	/* the outbox has it */
 	buf_free(&key);
 	batch_reset(b);
+	/* give a big batch's memory back: an idle shard should not keep the
+	 * high-water mark of its busiest minute */
+	if (b->out.cap > BIG_BUFFER) {
+		buf_free(&b->out);
+		malloc_trim(0);
+	}
 	return 0;
 }
 
@@ -642,6 +662,11 @@ read_loop(void)
 		it = recs.next_iterator;
 		recs.next_iterator = NULL;
 		kinesis_records_free(&recs);
+		/* caught up after a burst: drop the big response buffer */
+		if (res.body.cap > BIG_BUFFER && res.body.len < BIG_BUFFER / 8) {
+			buf_free(&res.body);
+			malloc_trim(0);
+		}
 		if (batch_expired(&w.batch, now_ms()) && flush(0) == -1)
 			exit(EX_FATAL);
 		send_stats(0);
