@@ -1,26 +1,73 @@
 #!/bin/sh
-# run.sh: run every end-to-end scenario (tests/e2e/test_*.py) with python3,
-# pass its output through, and end with the summed "N passed, N failed".
-# KK_BIN_DIR (default build) selects the binaries, e.g. KK_BIN_DIR=build/asan.
+# run.sh: run every end-to-end scenario (tests/e2e/test_*.py), pass their
+# output through (each script's output in one piece), and end with the summed
+# "N passed, N failed".
+#   KK_BIN_DIR     binaries for every script (default: see KK_E2E_ASAN)
+#   KK_E2E_ASAN    scripts (basenames without .py) run against the
+#                  ASan/UBSan build in build/asan; the others use build
+#   KK_E2E_JOBS    scripts run at once (default 3: they mostly wait on
+#                  emulators and timers, so lanes overlap well on 2 cores)
 # Exit status: non-zero if any check failed or any script exited non-zero.
 
 dir=$(dirname "$0")
-tmp=$(mktemp) || exit 1
-rcf=$(mktemp) || exit 1
-trap 'rm -f "$tmp" "$rcf"' EXIT
+jobs=${KK_E2E_JOBS:-3}
+asan=${KK_E2E_ASAN-"test_archive test_formats test_reshard test_supervision test_chaos test_tls"}
+out=$(mktemp -d) || exit 1
+trap 'rm -rf "$out"' EXIT
 trap 'exit 130' INT TERM
+
+# longest first, so the lanes finish together
+order="test_faults test_chaos test_supervision test_tls test_metrics test_creds test_formats test_reshard test_archive"
+scripts=""
+for n in $order; do
+	[ -f "$dir/$n.py" ] && scripts="$scripts $n"
+done
+for t in "$dir"/test_*.py; do
+	n=$(basename "$t" .py)
+	case " $scripts " in *" $n "*) ;; *) scripts="$scripts $n" ;; esac
+done
+
+running=0
+for n in $scripts; do
+	bin=${KK_BIN_DIR:-}
+	if [ -z "$bin" ]; then
+		bin=build
+		case " $asan " in *" $n "*) bin=build/asan ;; esac
+	fi
+	: >"$out/$n.log"	# counted as started from now on
+	(
+		start=$(date +%s)
+		KK_BIN_DIR=$bin python3 "$dir/$n.py" >"$out/$n.log" 2>&1
+		echo $? >"$out/$n.rc"
+		echo "# $n ($bin) took $(( $(date +%s) - start ))s" >>"$out/$n.log"
+	) &
+	running=$((running + 1))
+	if [ "$running" -ge "$jobs" ]; then
+		wait_one=1
+		# wait for any one lane to finish (POSIX sh has no wait -n)
+		while [ "$wait_one" -eq 1 ]; do
+			done_count=$(ls "$out"/*.rc 2>/dev/null | wc -l)
+			started=$(ls "$out"/*.log 2>/dev/null | wc -l)
+			if [ $((started - done_count)) -lt "$jobs" ]; then
+				wait_one=0
+			else
+				sleep 1
+			fi
+		done
+		running=$((started - done_count))
+	fi
+done
+wait
 
 passed=0
 failed=0
 status=0
-for t in "$dir"/test_*.py; do
-	[ -f "$t" ] || continue
-	echo "# $(basename "$t")"
-	# live output; the status travels through a file (no pipefail in sh)
-	{ python3 "$t" 2>&1; echo $? >"$rcf"; } | tee "$tmp"
-	rc=$(cat "$rcf")
+for n in $scripts; do
+	echo "# $n.py"
+	cat "$out/$n.log"
+	rc=$(cat "$out/$n.rc" 2>/dev/null || echo 1)
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$n.log" | tail -n 1)
 	f=0
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp" | tail -n 1)
 	if [ -n "$line" ]; then
 		p=${line%% passed*}
 		f=${line#*passed, }
@@ -29,7 +76,7 @@ for t in "$dir"/test_*.py; do
 		failed=$((failed + f))
 	fi
 	if [ "$rc" -ne 0 ] && { [ -z "$line" ] || [ "$f" -eq 0 ]; }; then
-		echo "not ok - $(basename "$t") exited with status $rc"
+		echo "not ok - $n.py exited with status $rc"
 		failed=$((failed + 1))
 	fi
 	[ "$rc" -eq 0 ] || status=1
