@@ -779,14 +779,49 @@ span_seq_valid(const struct span *sp)
 	return 1;
 }
 
+/* seq_cmp for spans of digits: the longer number (after leading zeros)
+ * is the larger, else the bytes decide */
 static int
 span_seq_cmp(const struct span *a, const struct span *b)
 {
-	char x[130], y[130];	/* span_seq_valid bounds them to 128 digits */
+	const char *x = a->s, *y = b->s;
+	size_t lx = a->len, ly = b->len;
+	int c;
 
-	snprintf(x, sizeof(x), "%.*s", (int)a->len, a->s);
-	snprintf(y, sizeof(y), "%.*s", (int)b->len, b->s);
-	return seq_cmp(x, y);
+	while (lx > 1 && *x == '0')
+		x++, lx--;
+	while (ly > 1 && *y == '0')
+		y++, ly--;
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	c = memcmp(x, y, lx);
+	return c < 0 ? -1 : c > 0;
+}
+
+/*
+ * The Data string: base64, so its end is the next '"' unless a backslash
+ * comes first (then the careful path). Bytes are not checked here: the
+ * base64 decoder refuses anything outside its alphabet, control characters
+ * and non-ASCII included, and json-c refuses the same bodies.
+ */
+static int
+sc_data(struct scan *sc, struct span *out)
+{
+	const char *q;
+	int plain;
+
+	sc_ws(sc);
+	if (sc->p >= sc->end || *sc->p != '"')
+		return -1;
+	q = memchr(sc->p + 1, '"', (size_t)(sc->end - sc->p - 1));
+	if (q == NULL)
+		return -1;
+	if (memchr(sc->p + 1, '\\', (size_t)(q - sc->p - 1)) != NULL)
+		return sc_string(sc, out, &plain) == -1 || !plain ? -1 : 0;
+	out->s = sc->p + 1;
+	out->len = (size_t)(q - sc->p - 1);
+	sc->p = q + 1;
+	return 0;
 }
 
 static int
@@ -813,7 +848,10 @@ scan_record(struct scan *sc, struct scan_rec *r)
 			if (seen & bit)
 				return -1;
 			seen |= bit;
-			if (sc_string(sc, dst, &plain) == -1 || !plain)
+			if (bit == 4) {
+				if (sc_data(sc, dst) == -1)
+					return -1;
+			} else if (sc_string(sc, dst, &plain) == -1 || !plain)
 				return -1;
 		} else if (span_is(&key, "ApproximateArrivalTimestamp")) {
 			if (seen & 8)

@@ -294,42 +294,47 @@ static const signed char b64val[256] = {
 ssize_t
 base64_decode(const char *in, size_t len, unsigned char *out, size_t outcap)
 {
-	size_t i, o = 0, pad = 0;
 	const unsigned char *s = (const unsigned char *)in;
+	size_t i, o = 0, pad = 0, full;
+	int a, b, c, d, n;
 
 	if (len % 4 != 0)
 		return -1;
-	if (len >= 1 && s[len - 1] == '=')
+	if (len == 0)
+		return 0;
+	if (s[len - 1] == '=')
 		pad++;
-	if (len >= 2 && s[len - 2] == '=')
+	if (s[len - 2] == '=')
 		pad++;
 	if (len / 4 * 3 - pad > outcap)
 		return -1;
-	for (i = 0; i < len; i += 4) {
-		int v[4], k, n = 4;
-		uint32_t w;
-
-		if (i + 4 == len)
-			n = 4 - (int)pad;
-		for (k = 0; k < 4; k++) {
-			if (k >= n) {
-				v[k] = 0;
-				continue;
-			}
-			v[k] = b64val[s[i + k]] - 1;
-			if (v[k] < 0)
-				return -1;
-		}
-		if (n < 2)
+	/* every group but the last: four table lookups, one check */
+	full = len - 4;
+	for (i = 0; i < full; i += 4) {
+		a = b64val[s[i]] - 1;
+		b = b64val[s[i + 1]] - 1;
+		c = b64val[s[i + 2]] - 1;
+		d = b64val[s[i + 3]] - 1;
+		if ((a | b | c | d) < 0)
 			return -1;
-		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-		    (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		out[o++] = (unsigned char)(w >> 16);
-		if (n > 2)
-			out[o++] = (unsigned char)(w >> 8);
-		if (n > 3)
-			out[o++] = (unsigned char)w;
+		out[o] = (unsigned char)(a << 2 | b >> 4);
+		out[o + 1] = (unsigned char)(b << 4 | c >> 2);
+		out[o + 2] = (unsigned char)(c << 6 | d);
+		o += 3;
 	}
+	/* the last group, with its padding */
+	n = 4 - (int)pad;
+	a = b64val[s[i]] - 1;
+	b = b64val[s[i + 1]] - 1;
+	c = n > 2 ? b64val[s[i + 2]] - 1 : 0;
+	d = n > 3 ? b64val[s[i + 3]] - 1 : 0;
+	if ((a | b | c | d) < 0 || n < 2)
+		return -1;
+	out[o++] = (unsigned char)(a << 2 | b >> 4);
+	if (n > 2)
+		out[o++] = (unsigned char)(b << 4 | c >> 2);
+	if (n > 3)
+		out[o++] = (unsigned char)(c << 6 | d);
 	return (ssize_t)o;
 }
 
@@ -501,6 +506,19 @@ backoff_ms(unsigned attempt, uint64_t base, uint64_t cap)
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
 		r = (uint64_t)random();
 	return d / 2 + r % (d / 2 + 1);
+}
+
+void
+str_copy(char *out, const char *in, size_t outlen)
+{
+	size_t n = strlen(in);
+
+	if (outlen == 0)
+		return;
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, in, n);
+	out[n] = '\0';
 }
 
 void

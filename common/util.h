@@ -78,6 +78,9 @@ int	 fsync_dir(const char *dir);
  * in [d/2, d]. */
 uint64_t	 backoff_ms(unsigned attempt, uint64_t base, uint64_t cap);
 
+/* Copy a NUL-terminated string into out[outlen], truncating: strlcpy. */
+void	 str_copy(char *out, const char *in, size_t outlen);
+
 /* Close every fd >= lowfd. */
 void	 closefrom_(int lowfd);
 

@@ -11,6 +11,7 @@
 #include "log.h"
 
 #define GZIP_WINDOW	(15 + 16)	/* zlib: 15-bit window, gzip wrapper */
+#define DEFLATE_CHUNK	(64 * 1024)
 
 void
 batch_init(struct batch *b, const struct cfg *cfg)
@@ -36,6 +37,7 @@ void
 batch_reset(struct batch *b)
 {
 	buf_reset(&b->out);
+	buf_reset(&b->line);
 	b->records = b->bytes = 0;
 	b->opened_ms = 0;
 	b->first_seq[0] = b->last_seq[0] = '\0';
@@ -86,25 +88,33 @@ deflate_some(struct batch *b, const void *in, size_t len, int flush)
 void
 batch_add(struct batch *b, const struct record *r, int complete)
 {
-	buf_reset(&b->line);
-	if (b->cfg->format_type == FORMAT_RAW)
-		record_format_raw(&b->line, r);
-	else
-		record_format_jsonl(&b->line, r);
-	if (b->cfg->format_compression == COMPRESSION_GZIP) {
-		/* zlib takes at most 4 GiB per call; lines are far smaller */
-		deflate_some(b, b->line.data, b->line.len, Z_NO_FLUSH);
-	} else
-		buf_add(&b->out, b->line.data, b->line.len);
+	/* uncompressed: straight into the body; compressed: lines gather in
+	 * b->line and go to zlib 64 KiB at a time (a deflate call per small
+	 * record costs more than the record) */
+	if (b->cfg->format_compression != COMPRESSION_GZIP) {
+		if (b->cfg->format_type == FORMAT_RAW)
+			record_format_raw(&b->out, r);
+		else
+			record_format_jsonl(&b->out, r);
+	} else {
+		if (b->cfg->format_type == FORMAT_RAW)
+			record_format_raw(&b->line, r);
+		else
+			record_format_jsonl(&b->line, r);
+		if (b->line.len >= DEFLATE_CHUNK) {
+			deflate_some(b, b->line.data, b->line.len, Z_NO_FLUSH);
+			buf_reset(&b->line);
+		}
+	}
 
 	if (b->records == 0) {
-		snprintf(b->first_seq, sizeof(b->first_seq), "%s", r->seq);
+		str_copy(b->first_seq, r->seq, sizeof(b->first_seq));
 		b->first_has_sub = r->has_sub;
 		b->first_sub = r->sub;
 		b->first_ts = r->ts_ms;
 		b->opened_ms = now_ms();
 	}
-	snprintf(b->last_seq, sizeof(b->last_seq), "%s", r->seq);
+	str_copy(b->last_seq, r->seq, sizeof(b->last_seq));
 	b->last_has_sub = r->has_sub;
 	b->last_sub = r->sub;
 	b->last_complete = complete;
@@ -122,10 +132,14 @@ batch_expired(const struct batch *b, uint64_t now)
 int
 batch_full(const struct batch *b, uint64_t now)
 {
-	if (b->records == 0)
-		return 0;
-	return b->records >= b->cfg->batch_max_records ||
-	    b->bytes >= b->cfg->batch_max_bytes || batch_expired(b, now);
+	return batch_size_reached(b) || batch_expired(b, now);
+}
+
+int
+batch_size_reached(const struct batch *b)
+{
+	return b->records > 0 && (b->records >= b->cfg->batch_max_records ||
+	    b->bytes >= b->cfg->batch_max_bytes);
 }
 
 void
@@ -133,8 +147,11 @@ batch_finish(struct batch *b)
 {
 	if (b->finished)
 		return;
-	if (b->cfg->format_compression == COMPRESSION_GZIP)
-		deflate_some(b, "", 0, Z_FINISH);
+	if (b->cfg->format_compression == COMPRESSION_GZIP) {
+		deflate_some(b, b->line.data ? b->line.data : "", b->line.len,
+		    Z_FINISH);
+		buf_reset(&b->line);
+	}
 	b->finished = 1;
 }
 

@@ -46,6 +46,8 @@ void	batch_reset(struct batch *);
 void	batch_add(struct batch *, const struct record *, int complete);
 /* Is a limit reached (count, bytes, age)? */
 int	batch_full(const struct batch *, uint64_t now);
+/* The count or bytes limit alone (checked per record; age per response). */
+int	batch_size_reached(const struct batch *);
 /* Is the age limit reached (for a batch that is not empty)? */
 int	batch_expired(const struct batch *, uint64_t now);
 /* Finish the compressed stream; out then holds the whole object. */

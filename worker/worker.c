@@ -499,11 +499,11 @@ consume(const char *seq, int has_sub, uint64_t sub, int64_t ts,
 	r.data = data;
 	r.data_len = len;
 	batch_add(&w.batch, &r, complete);
-	snprintf(w.pos.seq, sizeof(w.pos.seq), "%s", seq);
+	str_copy(w.pos.seq, seq, sizeof(w.pos.seq));
 	w.pos.has_sub = has_sub;
 	w.pos.sub = sub;
 	w.pos.complete = complete;
-	if (batch_full(&w.batch, now_ms()))
+	if (batch_size_reached(&w.batch))
 		if (flush(0) == -1)
 			exit(EX_FATAL);
 }
