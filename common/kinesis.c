@@ -874,13 +874,13 @@ scan_record(struct scan *sc, struct scan_rec *r)
 }
 
 int
-kinesis_parse_records_fast(const char *body, size_t len,
+kinesis_parse_records_fast(char *body, size_t len,
     struct kinesis_records *out)
 {
 	struct scan sc;
 	struct span key, it = { NULL, 0 }, num, *child = NULL;
 	struct scan_rec *recs = NULL;
-	size_t n = 0, cap = 0, nchild = 0, ccap = 0, need = 0, off = 0, i;
+	size_t n = 0, cap = 0, nchild = 0, ccap = 0, i;
 	int plain, integer, seen = 0, have_it = 0;
 	int64_t behind = -1;
 	char tmp[32];
@@ -997,38 +997,44 @@ kinesis_parse_records_fast(const char *body, size_t len,
 			out->child_shards = xcalloc(nchild, sizeof(char *));
 		out->child_shards[out->nchild++] = id;
 	}
-	for (i = 0; i < n; i++)
-		need += recs[i].seq.len + 1 + recs[i].pk.len + 1 +
-		    recs[i].data.len / 4 * 3 + 3;
-	out->arena = xmalloc(need ? need : 1);
-	out->arena_len = need;
+	if (have_it && (out->next_iterator = span_unescape(&it)) == NULL)
+		goto fail;
+
+	/*
+	 * Valid: now the records are made in place, in the body itself (no
+	 * copy of a 10 MB answer): each string's closing quote becomes its
+	 * NUL, and Data is decoded where it stands (base64 shrinks, so the
+	 * output never overtakes the input). From here the body is no longer
+	 * JSON, so a failure is final (-2), not a case for json-c.
+	 */
 	out->recs = xcalloc(n ? n : 1, sizeof(*out->recs));
 	for (i = 0; i < n; i++) {
 		struct kinesis_record *k = &out->recs[i];
+		char *seq = (char *)(uintptr_t)recs[i].seq.s;
+		char *pk = (char *)(uintptr_t)recs[i].pk.s;
+		unsigned char *data = (unsigned char *)(uintptr_t)recs[i].data.s;
 		ssize_t dl;
 
-		memcpy(out->arena + off, recs[i].seq.s, recs[i].seq.len);
-		out->arena[off + recs[i].seq.len] = '\0';
-		k->seq = (const char *)out->arena + off;
-		off += recs[i].seq.len + 1;
-		memcpy(out->arena + off, recs[i].pk.s, recs[i].pk.len);
-		out->arena[off + recs[i].pk.len] = '\0';
-		k->pk = (const char *)out->arena + off;
+		dl = base64_decode((const char *)data, recs[i].data.len, data,
+		    recs[i].data.len);
+		if (dl < 0) {
+			free(recs);
+			free(child);
+			kinesis_records_free(out);
+			out->millis_behind = -1;
+			return -2;
+		}
+		seq[recs[i].seq.len] = '\0';
+		pk[recs[i].pk.len] = '\0';
+		k->seq = seq;
+		k->pk = pk;
 		k->pk_len = recs[i].pk.len;
-		off += recs[i].pk.len + 1;
-		dl = base64_decode(recs[i].data.s, recs[i].data.len,
-		    out->arena + off, need - off);
-		if (dl < 0)
-			goto fail;
-		k->data = out->arena + off;
+		k->data = data;
 		k->data_len = (size_t)dl;
-		off += (size_t)dl;
 		out->data_bytes += (size_t)dl;
 		k->ts_ms = llround(recs[i].ts * 1000.0);
 		out->n++;
 	}
-	if (have_it && (out->next_iterator = span_unescape(&it)) == NULL)
-		goto fail;
 	out->millis_behind = behind;
 	free(recs);
 	free(child);
@@ -1042,11 +1048,17 @@ fail:
 }
 
 int
-kinesis_parse_records(const char *body, size_t len, struct kinesis_records *out,
+kinesis_parse_records(char *body, size_t len, struct kinesis_records *out,
     const char **why)
 {
-	if (kinesis_parse_records_fast(body, len, out) == 0)
+	int r = kinesis_parse_records_fast(body, len, out);
+
+	if (r == 0)
 		return 0;
+	if (r == -2) {
+		*why = "record Data is not valid base64";
+		return -1;
+	}
 	/* anything unusual: json-c decides, and says why if it refuses */
 	return kinesis_parse_records_jsonc(body, len, out, why);
 }

@@ -20,11 +20,11 @@ struct kinesis_shard {
 };
 
 struct kinesis_record {
-	const char		*seq;		/* into the arena */
-	const char		*pk;		/* into the arena, NUL-terminated */
+	const char		*seq;		/* into the body or the arena */
+	const char		*pk;		/* likewise, NUL-terminated */
 	size_t			 pk_len;
 	int64_t			 ts_ms;
-	const unsigned char	*data;		/* into the arena */
+	const unsigned char	*data;		/* likewise */
 	size_t			 data_len;
 };
 
@@ -53,13 +53,16 @@ int	kinesis_get_iterator(struct aws_ctx *, const char *stream,
  * the caller at once so it can keep its own budget). */
 int	kinesis_get_records(struct aws_ctx *, const char *iterator, int limit,
 	    struct kinesis_records *, struct aws_result *);
-/* Parse a GetRecords response body (for tests and fuzzing). 0, or -1 with
- * *why naming the problem. */
-int	kinesis_parse_records(const char *body, size_t len,
+/* Parse a GetRecords response body. 0, or -1 with *why naming the problem.
+ * The body is modified: the records may point into it (they stay valid as
+ * long as the body does). */
+int	kinesis_parse_records(char *body, size_t len,
 	    struct kinesis_records *, const char **why);
 /* The two parsers behind it, for cross-checking in tests and fuzzing: the
- * fast scanner (-1 for anything unusual) and the json-c parser. */
-int	kinesis_parse_records_fast(const char *body, size_t len,
+ * fast scanner (-1 for anything unusual, the body untouched; -2 for a bad
+ * Data string found after it began to build the records in the body) and
+ * the json-c parser (body untouched, records in their own arena). */
+int	kinesis_parse_records_fast(char *body, size_t len,
 	    struct kinesis_records *);
 int	kinesis_parse_records_jsonc(const char *body, size_t len,
 	    struct kinesis_records *, const char **why);
