@@ -129,10 +129,20 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	struct sink *s = arg;
 	size_t n = size * nmemb;
 
+	char len[32];
+
 	if (!header_value(ptr, n, "x-amzn-errortype:", s->resp->amz_error_type,
-	    sizeof(s->resp->amz_error_type)))
-		header_value(ptr, n, "etag:", s->resp->etag,
-		    sizeof(s->resp->etag));
+	    sizeof(s->resp->amz_error_type)) &&
+	    !header_value(ptr, n, "etag:", s->resp->etag, sizeof(s->resp->etag)) &&
+	    header_value(ptr, n, "content-length:", len, sizeof(len))) {
+		/* room for exactly the body: a 10 MB answer must not sit in a
+		 * buffer grown past it by doubling */
+		unsigned long long cl = strtoull(len, NULL, 10);
+
+		if (cl > 0 && cl <= s->max &&
+		    s->resp->body.len + cl + 1 > s->resp->body.cap)
+			buf_reserve_exact(&s->resp->body, (size_t)cl);
+	}
 	return n;
 }
 

@@ -131,6 +131,20 @@ buf_reserve(struct buf *b, size_t extra)
 }
 
 void
+buf_reserve_exact(struct buf *b, size_t extra)
+{
+	size_t need;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		fatalx("buffer size overflow");
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	b->data = xrealloc(b->data, need);
+	b->cap = need;
+}
+
+void
 buf_add(struct buf *b, const void *p, size_t n)
 {
 	buf_reserve(b, n);

@@ -35,6 +35,8 @@ void	 buf_init(struct buf *);
 void	 buf_free(struct buf *);
 void	 buf_reset(struct buf *);		/* len = 0, keeps memory */
 void	 buf_reserve(struct buf *, size_t extra);
+/* Like buf_reserve, but to exactly len + extra + 1 bytes when it grows. */
+void	 buf_reserve_exact(struct buf *, size_t extra);
 void	 buf_add(struct buf *, const void *, size_t);
 void	 buf_addstr(struct buf *, const char *);
 void	 buf_addc(struct buf *, char);

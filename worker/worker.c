@@ -768,6 +768,13 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 1 || w.shard == NULL)
 		usage();
+	/*
+	 * Big buffers (a response, a batch) come from mmap, always: glibc
+	 * would otherwise raise its threshold after the first free and move
+	 * them to the heap, where growing one copies it (twice the memory for
+	 * a moment) and freeing it does not give the memory back.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	log_init(debug ? LOG_TO_STDERR : LOG_TO_SYSLOG, verbose, LOG_DAEMON);
 	snprintf(dir, sizeof(dir), "worker %s", w.shard);
 	log_procinit(dir);
