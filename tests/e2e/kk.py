@@ -166,6 +166,19 @@ def keeper_processes(parents, conf=None):
     return found
 
 
+def stop_group(proc, timeout=10):
+    """Stop a server started with start_new_session=True: SIGTERM to its
+    process group, SIGKILL if it is still there after timeout."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout)
+
+
 def reap_orphans():
     """Collect zombies of re-parented processes (not subprocess children)."""
     while True:
@@ -224,14 +237,7 @@ class Moto:
 
     def __exit__(self, *exc):
         if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+            stop_group(self.proc)
             self.proc = None
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)

@@ -98,14 +98,7 @@ class Kinesalite:
 
     def __exit__(self, *exc):
         if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+            kk.stop_group(self.proc)
             self.proc = None
         if self.tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
