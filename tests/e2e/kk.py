@@ -1026,7 +1026,32 @@ def check_state(state_dir, objs, keep, label=""):
        "byte-identical" % (lbl, keep), *local_probs[:10])
 
 
-class RecordingProxy:
+class LoopbackServer:
+    """A threaded HTTP server on a free loopback port: call
+    self._serve(handler_cls[, server_cls]) in __init__; a context manager
+    that serves in a daemon thread and stops on exit."""
+
+    def _serve(self, handler_cls, server_cls=None):
+        cls = server_cls or http.server.ThreadingHTTPServer
+        self.server = cls(("127.0.0.1", 0), handler_cls)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.endpoint = "http://127.0.0.1:%d" % self.port
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+        return False
+
+
+class RecordingProxy(LoopbackServer):
     """A plain HTTP forwarder in front of moto that records each request's
     method, path, headers and body digest (to check what moto does not:
     Content-MD5, x-amz-content-sha256). Headers, Host included, are passed
@@ -1089,19 +1114,4 @@ class RecordingProxy:
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.endpoint = "http://127.0.0.1:%d" % self.port
-
-    def __enter__(self):
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
-        return False
+        self._serve(Handler)

@@ -104,27 +104,8 @@ class UdpListener:
 
 # ------------------------------------------------------------- HTTP basics
 
-class _Server:
-    """A threaded HTTP server on a free loopback port running handler_cls."""
-
-    def _serve(self, handler_cls):
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                      handler_cls)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.endpoint = "http://127.0.0.1:%d" % self.port
-
-    def __enter__(self):
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
-        return False
+# a threaded HTTP server on a free loopback port (kk.py's)
+_Server = kk.LoopbackServer
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -415,7 +415,7 @@ SNS_OUTAGE = (503, "text/xml", b'<ErrorResponse><Error><Type>Receiver</Type>'
               b'</Message></Error></ErrorResponse>')
 
 
-class HookProxy:
+class HookProxy(kk.LoopbackServer):
     """An HTTP forwarder on loopback in front of moto (headers, Host
     included, passed as is, so SigV4 signatures stay valid) that calls
     hook(request, status) after moto has answered and BEFORE the answer goes
@@ -492,22 +492,7 @@ class HookProxy:
                 if not isinstance(sys.exc_info()[1], OSError):
                     super().handle_error(request, client_address)
 
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.endpoint = "http://127.0.0.1:%d" % self.port
-
-    def __enter__(self):
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
-        return False
+        self._serve(Handler, Server)
 
 
 def worker_of(shard, parents):

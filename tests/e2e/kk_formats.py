@@ -164,7 +164,7 @@ def empty_get_records(body):
          "MillisBehindLatest": 0}).encode()
 
 
-class StallProxy:
+class StallProxy(kk.LoopbackServer):
     """A plain HTTP forwarder in front of moto (headers, Host included,
     passed as is, so SigV4 stays valid) that records each request
     (method, path, headers, body MD5/SHA-256/length, moto's status) and
@@ -282,11 +282,7 @@ class StallProxy:
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 
         self.fakes = []
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                      Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self._serve(Handler)
 
     def hold(self, pred, nth=1, after=False):
         h = Hold(pred, nth, after)
@@ -307,21 +303,13 @@ class StallProxy:
         with self.lock:
             return list(self.requests)
 
-    def __enter__(self):
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
-        self.thread.start()
-        return self
-
     def __exit__(self, *exc):
+        # release held requests first, or the server would wait for them
         with self.lock:
             for h in self.holds:
                 h.armed = False
                 h.released.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
-        return False
+        return super().__exit__(*exc)
 
 
 def put_object_requests(requests, path_re):
