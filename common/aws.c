@@ -150,21 +150,46 @@ aws_is_throttle(long status, const char *code)
 	return 0;
 }
 
-/* Copy the text of <tag>...</tag> from an XML error body. */
-static void
-xml_tag(const char *body, const char *tag, char *out, size_t outlen)
+/* Where the text of the first <tag>...</tag> is, or NULL. */
+static const char *
+xml_find(const char *body, const char *tag, size_t *len)
 {
 	char open[64], close[64];
 	const char *s, *e;
 
+	if (body == NULL)
+		return NULL;
 	snprintf(open, sizeof(open), "<%s>", tag);
 	snprintf(close, sizeof(close), "</%s>", tag);
 	if ((s = strstr(body, open)) == NULL)
-		return;
+		return NULL;
 	s += strlen(open);
 	if ((e = strstr(s, close)) == NULL)
+		return NULL;
+	*len = (size_t)(e - s);
+	return s;
+}
+
+void
+aws_xml_text(const char *body, const char *tag, char *out, size_t outlen)
+{
+	const char *s;
+	size_t n;
+
+	if (outlen == 0)
 		return;
-	snprintf(out, outlen, "%.*s", (int)(e - s), s);
+	out[0] = '\0';
+	if ((s = xml_find(body, tag, &n)) != NULL)
+		snprintf(out, outlen, "%.*s", (int)n, s);
+}
+
+char *
+aws_xml_dup(const char *body, const char *tag)
+{
+	const char *s;
+	size_t n;
+
+	return (s = xml_find(body, tag, &n)) != NULL ? xstrndup(s, n) : NULL;
 }
 
 static void
@@ -198,8 +223,8 @@ decode_error(struct aws_result *r, const char *errtype)
 			json_object_put(j);
 		}
 	} else if (strstr(body, "<Code>") != NULL) {
-		xml_tag(body, "Code", r->code, sizeof(r->code));
-		xml_tag(body, "Message", r->message, sizeof(r->message));
+		aws_xml_text(body, "Code", r->code, sizeof(r->code));
+		aws_xml_text(body, "Message", r->message, sizeof(r->message));
 	}
 	if (r->code[0] == '\0' && errtype != NULL && errtype[0] != '\0')
 		snprintf(r->code, sizeof(r->code), "%.*s",

@@ -74,6 +74,11 @@ int	aws_form_call(struct aws_ctx *, struct aws_service *, const struct buf *,
 	    long timeout_ms, int max_attempts, struct aws_result *);
 /* Encode a form body like Python's urlencode: space as '+'. */
 void	aws_form_add(struct buf *, const char *name, const char *value);
+/* The text of the first <tag>...</tag> of an XML answer (query protocol,
+ * S3): copied into out ("" if absent), or a malloc'd copy (NULL if absent).
+ * Enough for the few flat fields the keeper reads; not an XML parser. */
+void	aws_xml_text(const char *body, const char *tag, char *out, size_t);
+char	*aws_xml_dup(const char *body, const char *tag);
 /* Is this error code a throttle? */
 int	aws_is_throttle(long status, const char *code);
 

@@ -335,27 +335,14 @@ out:
 static int
 take_sts_xml(struct creds *c, const char *body)
 {
-	char akid[256] = "", secret[256] = "", exp[64] = "";
-	char *token = NULL;
-	const char *s, *e;
+	char akid[256], secret[256], exp[64], *token;
 	int64_t ms;
 
-#define TAG(name, out, len) do {					\
-	if ((s = strstr(body, "<" name ">")) != NULL &&			\
-	    (e = strstr(s, "</" name ">")) != NULL) {			\
-		s += strlen("<" name ">");				\
-		snprintf(out, len, "%.*s", (int)(e - s), s);		\
-	}								\
-} while (0)
-	TAG("AccessKeyId", akid, sizeof(akid));
-	TAG("SecretAccessKey", secret, sizeof(secret));
-	TAG("Expiration", exp, sizeof(exp));
-#undef TAG
-	if ((s = strstr(body, "<SessionToken>")) != NULL &&
-	    (e = strstr(s, "</SessionToken>")) != NULL) {
-		s += strlen("<SessionToken>");
-		token = xstrndup(s, (size_t)(e - s));
-	}
+	aws_xml_text(body, "AccessKeyId", akid, sizeof(akid));
+	aws_xml_text(body, "SecretAccessKey", secret, sizeof(secret));
+	aws_xml_text(body, "Expiration", exp, sizeof(exp));
+	/* a session token can be kilobytes long */
+	token = aws_xml_dup(body, "SessionToken");
 	if (akid[0] == '\0' || secret[0] == '\0') {
 		free(token);
 		return -1;

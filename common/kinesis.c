@@ -16,7 +16,8 @@
 #include "log.h"
 
 #define KINESIS_TARGET		"Kinesis_20131202."
-#define KINESIS_MAX_RESPONSE	(32 * 1024 * 1024)	/* 10 MB of data, base64 + JSON */
+/* 10 MB of data, as base64 inside JSON */
+#define KINESIS_MAX_RESPONSE	(32 * 1024 * 1024)
 
 static int
 kinesis_post(struct aws_ctx *ctx, const char *op, const char *body,
@@ -413,7 +414,6 @@ kinesis_parse_records_jsonc(const char *body, size_t len,
 			*why = "record is not an object";
 			goto out;
 		}
-		seq = jstr(rec, "SequenceNumber");
 		pk = jstr(rec, "PartitionKey");
 		data = jstr(rec, "Data");
 		if (jopt(rec, "SequenceNumber", &seq) != 1 || !seq_valid(seq)) {

@@ -167,23 +167,6 @@ put_single(struct aws_ctx *ctx, const struct cfg *cfg, const struct s3_put *put,
 	return r;
 }
 
-static void
-xml_text(const char *body, const char *tag, char *out, size_t len)
-{
-	char open[64], close[64];
-	const char *s, *e;
-
-	out[0] = '\0';
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	if (body == NULL || (s = strstr(body, open)) == NULL)
-		return;
-	s += strlen(open);
-	if ((e = strstr(s, close)) == NULL)
-		return;
-	snprintf(out, len, "%.*s", (int)(e - s), s);
-}
-
 static int
 abort_upload(struct aws_ctx *ctx, const struct target *t, const char *id)
 {
@@ -227,7 +210,7 @@ put_multipart(struct aws_ctx *ctx, const struct cfg *cfg,
 		return -1;
 	}
 	hdrs_free(&h);
-	xml_text(res->body.data, "UploadId", id, sizeof(id));
+	aws_xml_text(res->body.data, "UploadId", id, sizeof(id));
 	if (id[0] == '\0') {
 		snprintf(res->code, sizeof(res->code), "BadResponse");
 		snprintf(res->message, sizeof(res->message),
@@ -277,8 +260,9 @@ put_multipart(struct aws_ctx *ctx, const struct cfg *cfg,
 		goto abort;
 	/* S3 may answer 200 and still fail: the error is in the body */
 	if (res->body.data != NULL && strstr(res->body.data, "<Error>") != NULL) {
-		xml_text(res->body.data, "Code", res->code, sizeof(res->code));
-		xml_text(res->body.data, "Message", res->message,
+		aws_xml_text(res->body.data, "Code", res->code,
+		    sizeof(res->code));
+		aws_xml_text(res->body.data, "Message", res->message,
 		    sizeof(res->message));
 		goto abort;
 	}

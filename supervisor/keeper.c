@@ -96,8 +96,6 @@ static struct {
 	int		 topology_ok;
 	int		 outbox_pending;
 	uint64_t	 next_metrics;
-	uint64_t	 notification_errors;
-	uint64_t	 worker_restarts;
 } k;
 
 static void
@@ -168,7 +166,6 @@ publish(void *arg, const char *shard, const char *message)
 	r = sns_publish(&k.aws, k.cfg.sns_topic_arn, message, k.cfg.stream,
 	    shard, &res);
 	if (r == -1) {
-		k.notification_errors++;
 		metrics_notification_error();
 		log_warnx("%s: notification not published: %s; will retry",
 		    shard, aws_strerror(&res));
@@ -368,7 +365,6 @@ topology_refresh(void)
 	struct kinesis_shard *sh;
 	struct aws_result res;
 	size_t n, i, j;
-	int added = 0;
 
 	aws_result_init(&res);
 	if (kinesis_list_shards(&k.aws, k.cfg.stream, &sh, &n, &res) == -1) {
@@ -398,7 +394,6 @@ topology_refresh(void)
 			s->fd = -1;
 			msgbuf_init(&s->mb);
 			s->state = SLOT_WAITING;
-			added++;
 			if (k.topology_ok)
 				log_info("%s: new shard%s%s%s%s", s->shard,
 				    sh[i].parent ? " (parent " : "",
@@ -419,7 +414,6 @@ topology_refresh(void)
 	kinesis_shards_free(sh, n);
 	k.topology_ok = 1;
 	k.next_topology = now_ms() + k.cfg.topology_refresh_ms;
-	(void)added;
 }
 
 static const char *
@@ -494,7 +488,6 @@ slot_exited(struct slot *s, int st)
 		delay = k.cfg.restart_min_ms;
 	s->next_start = now_ms() + delay;
 	s->restarts++;
-	k.worker_restarts++;
 	metrics_restart(s->shard);
 	log_info("%s: restarting worker in %llu ms", s->shard,
 	    (unsigned long long)(s->next_start - now_ms()));
@@ -701,7 +694,7 @@ reload(void)
 }
 
 static void
-find_worker(const char *argv0)
+find_worker(void)
 {
 	char self[PATH_MAX], *slash;
 	const char *env = getenv("KINESIS_KEEPER_WORKER");
@@ -725,7 +718,6 @@ find_worker(const char *argv0)
 	}
 	snprintf(k.worker_path, sizeof(k.worker_path), "%s/%s", LIBEXECDIR,
 	    WORKER_NAME);
-	(void)argv0;
 }
 
 static int
@@ -989,7 +981,7 @@ main(int argc, char *argv[])
 
 	make_dirs();
 	lockfd = lock_state_dir();
-	find_worker(argv[0]);
+	find_worker();
 	if (access(k.worker_path, X_OK) == -1)
 		fatal("worker program %s", k.worker_path);
 

@@ -810,7 +810,6 @@ main(int argc, char *argv[])
 	log_setlevel(w.cfg.log_level);
 	if (!debug)
 		log_setfacility(w.cfg.log_facility);
-	w.aws.interrupted = NULL;
 	if (gethostname(w.host, sizeof(w.host)) == -1)
 		snprintf(w.host, sizeof(w.host), "unknown");
 
