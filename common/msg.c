@@ -20,6 +20,7 @@ static const char *const names[MSG_TYPE_MAX] = {
 	[MSG_FLUSH] = "FLUSH",
 	[MSG_STATS] = "STATS",
 	[MSG_DONE] = "DONE",
+	[MSG_HEALTH] = "HEALTH",
 };
 
 const char *
@@ -45,6 +46,8 @@ msg_expected_len(uint32_t type)
 		return sizeof(struct msg_stats);
 	case MSG_DONE:
 		return 0;
+	case MSG_HEALTH:
+		return sizeof(struct msg_health);
 	default:
 		return 0;
 	}

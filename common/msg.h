@@ -18,6 +18,7 @@ enum msg_type {
 	MSG_FLUSH,		/* worker -> sup: struct msg_flush, after the checkpoint */
 	MSG_STATS,		/* worker -> sup: struct msg_stats, counter deltas */
 	MSG_DONE,		/* worker -> sup: shard end reached, flushed, checkpoint done */
+	MSG_HEALTH,		/* worker -> sup: struct msg_health, when its health changes */
 	MSG_TYPE_MAX
 };
 
@@ -50,6 +51,20 @@ struct msg_stats {
 	uint64_t	s3_put_errors;
 	uint64_t	corrupt_aggregates;
 	uint64_t	bad_records;
+};
+
+/*
+ * A worker reports an error that will not heal by itself (NoSuchBucket,
+ * AccessDenied, bad credentials, a missing stream) when it first sees it and
+ * at most once a minute while it lasts, and ok = 1 once it is gone (after a
+ * successful call of the same kind). The supervisor keeps the last one per
+ * shard for `kinesis-keeper status`.
+ */
+struct msg_health {
+	uint64_t	time_ms;	/* wall clock, ms since the epoch */
+	uint32_t	ok;		/* 1: healthy again, text empty */
+	uint32_t	pad;
+	char		text[512];	/* NUL-terminated: what, resource, region, hint */
 };
 
 /* Receive side: bytes read from the socket, not yet consumed. */
