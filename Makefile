@@ -33,14 +33,14 @@ SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 COMMON_SRCS = common/log.c common/util.c common/cfg.c common/sigv4.c \
 	      common/msg.c common/http.c common/aws.c common/creds.c \
 	      common/ckpt.c common/outbox.c common/kinesis.c common/s3.c \
-	      common/sns.c
+	      common/sns.c common/health.c
 WORKER_SRCS = worker/batch.c worker/record.c worker/kpl.c
 SUP_SRCS    = supervisor/metrics.c
 WORKER_MAIN = worker/worker.c
 SUP_MAIN    = supervisor/keeper.c
 
 UNIT_TESTS  = test_util test_cfg test_sigv4 test_msg test_record test_kpl \
-	      test_batch test_ckpt test_kinesis
+	      test_batch test_ckpt test_kinesis test_health
 
 LIB_SRCS = $(COMMON_SRCS) $(WORKER_SRCS) $(SUP_SRCS)
 LIB_OBJS = $(LIB_SRCS:%.c=build/obj/%.o)
