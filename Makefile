@@ -30,7 +30,8 @@ ALL_CFLAGS = $(CSTD) $(OPT) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	  -fno-omit-frame-pointer
 
-COMMON_SRCS = common/log.c common/util.c common/cfg.c common/sigv4.c \
+COMMON_SRCS = common/log.c common/util.c common/cfg.c common/cfg_check.c \
+	      common/cfg_dump.c common/cfg_file.c common/cfg_units.c common/sigv4.c \
 	      common/msg.c common/http.c common/aws.c common/creds.c \
 	      common/ckpt.c common/outbox.c common/kinesis.c common/s3.c \
 	      common/sns.c common/health.c

@@ -4,7 +4,7 @@
  * "fuzz.conf:LINE: message" line; a configuration it accepts has the
  * required settings and values inside their documented ranges.
  */
-/* fuzz-sources: common/cfg.c common/util.c common/log.c */
+/* fuzz-sources: common/cfg.c common/cfg_check.c common/cfg_dump.c common/cfg_file.c common/cfg_units.c common/util.c common/log.c */
 /* fuzz-pkgs: libconfig libcrypto */
 #include <stdint.h>
 #include <stdio.h>
