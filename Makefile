@@ -33,7 +33,7 @@ SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 COMMON_SRCS = common/log.c common/util.c common/cfg.c common/cfg_check.c \
 	      common/cfg_dump.c common/cfg_file.c common/cfg_units.c common/sigv4.c \
 	      common/msg.c common/http.c common/aws.c common/creds.c \
-	      common/ckpt.c common/outbox.c common/kinesis.c common/s3.c \
+	      common/ckpt.c common/outbox.c common/kinesis.c common/kinesis_parse.c common/s3.c \
 	      common/sns.c common/health.c
 WORKER_SRCS = worker/batch.c worker/record.c worker/kpl.c
 SUP_SRCS    = supervisor/metrics.c

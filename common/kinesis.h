@@ -66,6 +66,8 @@ int	kinesis_parse_records_fast(char *body, size_t len,
 	    struct kinesis_records *);
 int	kinesis_parse_records_jsonc(const char *body, size_t len,
 	    struct kinesis_records *, const char **why);
+/* The ShardIterator of a GetShardIterator response body: 0, or -1. */
+int	kinesis_parse_iterator(const char *body, char **iterator);
 int	kinesis_parse_shards(const char *body, size_t len,
 	    struct kinesis_shard **, size_t *, char **next_token,
 	    const char **why);
