@@ -30,22 +30,26 @@ ALL_CFLAGS = $(CSTD) $(OPT) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	  -fno-omit-frame-pointer
 
+# common/ is one static library; each program names its own sources and
+# takes from the library only the objects it calls (STYLE: each program
+# links what it uses).
 COMMON_SRCS = common/log.c common/util.c common/cfg.c common/cfg_check.c \
-	      common/cfg_dump.c common/cfg_file.c common/cfg_units.c common/sigv4.c \
-	      common/msg.c common/http.c common/aws.c common/creds.c \
-	      common/ckpt.c common/outbox.c common/kinesis.c common/kinesis_parse.c common/s3.c \
-	      common/sns.c common/health.c
-WORKER_SRCS = worker/batch.c worker/record.c worker/kpl.c
-SUP_SRCS    = supervisor/metrics.c
-WORKER_MAIN = worker/worker.c
-SUP_MAIN    = supervisor/keeper.c
+	      common/cfg_dump.c common/cfg_file.c common/cfg_units.c \
+	      common/sigv4.c common/msg.c common/http.c common/aws.c \
+	      common/creds.c common/ckpt.c common/outbox.c common/kinesis.c \
+	      common/kinesis_parse.c common/s3.c common/sns.c \
+	      common/health.c
+SUP_SRCS    = supervisor/keeper.c supervisor/metrics.c
+WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c
+# the worker's modules the unit tests call (its main() left out)
+WORKER_LIB_SRCS = $(filter-out worker/worker.c,$(WORKER_SRCS))
 
 UNIT_TESTS  = test_util test_cfg test_sigv4 test_msg test_record test_kpl \
 	      test_batch test_ckpt test_kinesis test_health
 
-LIB_SRCS = $(COMMON_SRCS) $(WORKER_SRCS) $(SUP_SRCS)
-LIB_OBJS = $(LIB_SRCS:%.c=build/obj/%.o)
-SAN_OBJS = $(LIB_SRCS:%.c=build/asan/%.o)
+COMMON_OBJS = $(COMMON_SRCS:%.c=build/obj/%.o)
+SUP_OBJS    = $(SUP_SRCS:%.c=build/obj/%.o)
+WORKER_OBJS = $(WORKER_SRCS:%.c=build/obj/%.o)
 
 all: build/kinesis-keeper build/kinesis-keeper-worker
 
@@ -57,23 +61,38 @@ build/asan/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
 
-build/kinesis-keeper: build/obj/$(SUP_MAIN:.c=.o) $(LIB_OBJS)
+build/obj/libcommon.a: $(COMMON_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+build/asan/libcommon.a: $(COMMON_SRCS:%.c=build/asan/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+build/asan/libworker.a: $(WORKER_LIB_SRCS:%.c=build/asan/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+build/kinesis-keeper: $(SUP_OBJS) build/obj/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-build/kinesis-keeper-worker: build/obj/$(WORKER_MAIN:.c=.o) $(LIB_OBJS)
+build/kinesis-keeper-worker: $(WORKER_OBJS) build/obj/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The same programs under AddressSanitizer/UBSan, for the end-to-end tests.
-build/asan/kinesis-keeper: build/asan/$(SUP_MAIN:.c=.o) $(SAN_OBJS)
+build/asan/kinesis-keeper: $(SUP_SRCS:%.c=build/asan/%.o) build/asan/libcommon.a
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-build/asan/kinesis-keeper-worker: build/asan/$(WORKER_MAIN:.c=.o) $(SAN_OBJS)
+build/asan/kinesis-keeper-worker: $(WORKER_SRCS:%.c=build/asan/%.o) \
+	    build/asan/libcommon.a
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-build/asan/tests/%: tests/unit/%.c tests/unit/t.h $(SAN_OBJS)
+# A unit test takes what it calls from the worker's modules and common/.
+build/asan/tests/%: tests/unit/%.c tests/unit/t.h build/asan/libworker.a \
+	    build/asan/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) $(SAN) \
-	    -o $@ $< $(SAN_OBJS) $(PKG_LIBS)
+	    -o $@ $< build/asan/libworker.a build/asan/libcommon.a $(PKG_LIBS)
 
 unit: $(UNIT_TESTS:%=build/asan/tests/%)
 
