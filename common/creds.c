@@ -1,11 +1,12 @@
 /*
- * creds.c: the credentials chain (SPEC section 6), in order: the config's
- * keys or profile, the environment, the shared credentials file, web
- * identity (STS AssumeRoleWithWebIdentity), ECS container credentials, EC2
- * instance metadata (IMDSv2). With credentials.role_arn, what the chain
- * found is the source for STS AssumeRole. Temporary credentials are
- * refreshed five minutes before they expire; a failed refresh keeps the old
- * ones until they really expire. The secret never reaches a log.
+ * creds.c: the credentials chain (Credentials in kinesis-keeper.conf(5)), in
+ * order: the config's keys or profile, the environment, the shared
+ * credentials file, web identity (STS AssumeRoleWithWebIdentity), ECS
+ * container credentials, EC2 instance metadata (IMDSv2). With
+ * credentials.role_arn, what the chain found is the source for STS
+ * AssumeRole. Temporary credentials are refreshed five minutes before they
+ * expire; a failed refresh keeps the old ones until they really expire. The
+ * secret never reaches a log.
  */
 #include <ctype.h>
 #include <errno.h>

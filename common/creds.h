@@ -1,7 +1,7 @@
 /*
- * creds.h: where the AWS credentials come from (SPEC section 6), in order:
- * the config's credentials, the environment, and further sources of the
- * chain. The secret is never logged; the source is, once.
+ * creds.h: where the AWS credentials come from (Credentials in
+ * kinesis-keeper.conf(5)), in order: the config's credentials, the
+ * environment, and further sources of the chain. The secret is never logged; the source is, once.
  */
 #ifndef KK_CREDS_H
 #define KK_CREDS_H

@@ -49,8 +49,8 @@ void	kinesis_shards_free(struct kinesis_shard *, size_t);
 int	kinesis_get_iterator(struct aws_ctx *, const char *stream,
 	    const char *shard, const char *type, const char *seq, int64_t ts_ms,
 	    char **iterator, struct aws_result *);
-/* max_attempts: retries for network errors/5xx (throttles are returned to
- * the caller at once so it can keep its own budget). */
+/* One attempt: network errors, 5xx and throttles are returned to the
+ * caller at once so that it keeps its own read budget. */
 int	kinesis_get_records(struct aws_ctx *, const char *iterator, int limit,
 	    struct kinesis_records *, struct aws_result *);
 /* Parse a GetRecords response body. 0, or -1 with *why naming the problem.

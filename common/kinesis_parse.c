@@ -400,7 +400,7 @@ out:
 
 /*
  * The fast path: a strict single-pass scanner for GetRecords bodies, about
- * 25 times cheaper than building a json-c tree (ENVIRONMENT.md). It accepts
+ * 25 times cheaper than building a json-c tree (make bench). It accepts
  * only plain RFC 8259 JSON with no escapes in the fields it keeps and no
  * duplicate keys; anything else returns -1 and the body goes to the json-c
  * parser, which has the final word. So the scanner may refuse more than

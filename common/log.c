@@ -46,18 +46,6 @@ log_procinit(const char *name)
 }
 
 void
-log_setverbose(int v)
-{
-	log_verbose = v;
-}
-
-int
-log_getverbose(void)
-{
-	return log_verbose;
-}
-
-void
 log_setfacility(int facility)
 {
 	if (facility == log_fac)
@@ -162,18 +150,6 @@ log_debug(const char *fmt, ...)
 {
 	va_list ap;
 
-	va_start(ap, fmt);
-	vlog(LOG_DEBUG, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_debug2(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (log_verbose < 2)
-		return;
 	va_start(ap, fmt);
 	vlog(LOG_DEBUG, fmt, ap);
 	va_end(ap);

@@ -11,12 +11,10 @@
 #define LOG_TO_SYSLOG	0
 #define LOG_TO_STDERR	1
 
-/* verbosity: 0 = info and above, 1 = debug, 2 = more debug */
+/* verbosity: 0 = info and above, 1 or more = debug too */
 void	log_init(int dest, int verbosity, int facility);
 void	log_procinit(const char *name);	/* "worker shardId-..." prefix */
-void	log_setverbose(int verbosity);
 void	log_setfacility(int facility);
-int	log_getverbose(void);
 int	log_facility_from_name(const char *name);	/* -1 if unknown */
 /* level: "debug", "info", "notice", "warning", "error" -> minimum priority */
 int	log_level_from_name(const char *name);		/* -1 if unknown */
@@ -27,7 +25,6 @@ void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_debug2(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *, ...)

@@ -188,7 +188,8 @@ metrics_stats(const char *shard, const struct msg_stats *s)
 		    (double)s->getrecords_throttled);
 	if (s->s3_put_errors)
 		record(shard, M_S3_PUT_ERRORS, (double)s->s3_put_errors);
-	/* not metrics of SPEC 5: counted here, and told at shutdown */
+	/* not among the metrics of kinesis-keeper.conf(5): counted here,
+	 * and told at shutdown */
 	m.corrupt_aggregates += s->corrupt_aggregates;
 	m.bad_responses += s->bad_records;
 	record(shard, M_MILLIS_BEHIND, (double)s->millis_behind_latest);

@@ -1,6 +1,6 @@
 /*
- * metrics.h: the supervisor's metrics (SPEC section 5). Workers report
- * counters over their channel; here they are summed per shard, sent to
+ * metrics.h: the supervisor's metrics (kinesis-keeper.conf(5)). Workers
+ * report counters over their channel; here they are summed per shard, sent to
  * statsd as they arrive, and pushed to CloudWatch every interval. Metrics
  * never block archiving: a failed push is logged, counted and dropped.
  */

@@ -130,12 +130,6 @@ batch_expired(const struct batch *b, uint64_t now)
 }
 
 int
-batch_full(const struct batch *b, uint64_t now)
-{
-	return batch_size_reached(b) || batch_expired(b, now);
-}
-
-int
 batch_size_reached(const struct batch *b)
 {
 	return b->records > 0 && (b->records >= b->cfg->batch_max_records ||

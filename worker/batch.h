@@ -44,8 +44,6 @@ void	batch_reset(struct batch *);
 /* Add one record. complete: this is the last (or only) user record of its
  * Kinesis record, so a checkpoint here may skip the whole record. */
 void	batch_add(struct batch *, const struct record *, int complete);
-/* Is a limit reached (count, bytes, age)? */
-int	batch_full(const struct batch *, uint64_t now);
 /* The count or bytes limit alone (checked per record; age per response). */
 int	batch_size_reached(const struct batch *);
 /* Is the age limit reached (for a batch that is not empty)? */

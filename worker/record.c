@@ -1,7 +1,8 @@
 /*
- * record.c: the line formats of an archived object (SPEC 5): the jsonl
- * envelope, raw lines, and the strict single-pass JSON validator/minifier
- * that decides whether a payload is embedded as "data" or kept as "b64".
+ * record.c: the line formats of an archived object (format.type in
+ * kinesis-keeper.conf(5)): the jsonl envelope, raw lines, and the strict
+ * single-pass JSON validator/minifier that decides whether a payload is
+ * embedded as "data" or kept as "b64".
  */
 #include <stdint.h>
 #include <string.h>
@@ -10,14 +11,10 @@
 #include "util.h"
 
 /*
- * Deepest nesting json_minify accepts (record.h). Note: jq 1.6 (Debian 12)
- * stops at 256 parser stack entries, an object costing two and an array
- * one, so a payload deeper than about 127 objects parses with json-c but
- * not with jq 1.6.
- */
-/*
- * Deeper payloads go to b64: jq 1.6 (Debian 12) refuses lines nested much
- * past 127 objects, and SPEC 5 promises every line parses with jq.
+ * Deepest nesting json_minify accepts (record.h); deeper payloads go to
+ * b64, so that every line parses with jq: jq 1.6 (Debian 12) stops at 256
+ * parser stack entries, an object costing two and an array one, so a
+ * payload deeper than about 127 objects parses with json-c but not jq 1.6.
  */
 #define JSON_MAX_DEPTH	64
 

@@ -1,6 +1,7 @@
 /*
- * record.h: one archived record as a line of the object body (SPEC 5):
- * jsonl ({"seq","sub","pk","ts","data"|"b64"}) or raw (payload + "\n").
+ * record.h: one archived record as a line of the object body (format.type
+ * in kinesis-keeper.conf(5)): jsonl ({"seq","sub","pk","ts","data"|"b64"})
+ * or raw (payload + "\n").
  */
 #ifndef KK_RECORD_H
 #define KK_RECORD_H

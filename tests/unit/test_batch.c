@@ -65,6 +65,14 @@ gunzip(const struct buf *in, struct buf *out)
 	return 0;
 }
 
+/* A limit reached: the worker checks the count and bytes per record and
+ * the age per response; this is the two together. */
+static int
+full(const struct batch *b, uint64_t now)
+{
+	return batch_size_reached(b) || batch_expired(b, now);
+}
+
 static void
 mkrec(struct record *r, const char *seq, const char *pk, int64_t ts,
     const void *data, size_t len)
@@ -289,26 +297,26 @@ test_limits(void)
 	c.batch_max_age_ms = 60000;
 	batch_init(&b, &c);
 	t = now_ms();
-	T_OK(!batch_full(&b, t) && !batch_expired(&b, t + 10000000),
+	T_OK(!full(&b, t) && !batch_expired(&b, t + 10000000),
 	    "an empty batch is never full nor expired");
 	mkrec(&r, "1", "k", 0, "a", 1);
 	batch_add(&b, &r, 1);
 	batch_add(&b, &r, 1);
-	T_OK(!batch_full(&b, b.opened_ms), "count: 2 of 3 is not full");
+	T_OK(!full(&b, b.opened_ms), "count: 2 of 3 is not full");
 	batch_add(&b, &r, 1);
-	T_OK(batch_full(&b, b.opened_ms), "count: 3 of 3 is full");
+	T_OK(full(&b, b.opened_ms), "count: 3 of 3 is full");
 	batch_reset(&b);
-	T_OK(!batch_full(&b, now_ms()), "count: reset empties");
+	T_OK(!full(&b, now_ms()), "count: reset empties");
 
 	c.batch_max_records = 1000;
 	c.batch_max_bytes = 2500;
 	mkrec(&r, "1", "k", 0, big, sizeof(big));
 	batch_add(&b, &r, 1);
 	batch_add(&b, &r, 1);
-	T_OK(!batch_full(&b, b.opened_ms), "bytes: 2000 of 2500 not full");
+	T_OK(!full(&b, b.opened_ms), "bytes: 2000 of 2500 not full");
 	mkrec(&r, "2", "k", 0, big, 500);
 	batch_add(&b, &r, 1);
-	T_OK(batch_full(&b, b.opened_ms), "bytes: 2500 of 2500 is full");
+	T_OK(full(&b, b.opened_ms), "bytes: 2500 of 2500 is full");
 	batch_reset(&b);
 
 	c.batch_max_bytes = 1000000;
@@ -318,9 +326,9 @@ test_limits(void)
 	T_OK(b.opened_ms >= t && b.opened_ms <= now_ms(),
 	    "age: opened at the first record (monotonic clock)");
 	T_OK(!batch_expired(&b, b.opened_ms + 59999) &&
-	    !batch_full(&b, b.opened_ms + 59999), "age: 59.999 s is not old");
+	    !full(&b, b.opened_ms + 59999), "age: 59.999 s is not old");
 	T_OK(batch_expired(&b, b.opened_ms + 60000) &&
-	    batch_full(&b, b.opened_ms + 60000), "age: 60 s is old");
+	    full(&b, b.opened_ms + 60000), "age: 60 s is old");
 	t = b.opened_ms;
 	batch_add(&b, &r, 1);
 	T_INTEQ(b.opened_ms, t, "age: later records do not restart the clock");

@@ -739,7 +739,7 @@ test_shards_hostile(void)
 	 * the optional fields are used only when they have the right type and
 	 * form, and are otherwise silently dropped: a ParentShardId of the
 	 * wrong type (or not a safe name) makes a child shard look parentless,
-	 * so it would be read before its parent ends (SPEC 6, resharding); a
+	 * so it would be read before its parent ends (kinesis-keeper(8): resharding); a
 	 * malformed EndingSequenceNumber makes a closed shard look open; a
 	 * NextToken of the wrong type ends the listing early and loses shards.
 	 * Present-but-invalid must be -1.

@@ -1,6 +1,6 @@
 /*
  * test_record.c: the jsonl and raw line formats, the strict JSON
- * validator/minifier and JSON string escaping (SPEC 5). json-c in strict
+ * validator/minifier and JSON string escaping (kinesis-keeper.conf(5)). json-c in strict
  * mode is the independent check that every produced line parses.
  */
 #include <stdint.h>
