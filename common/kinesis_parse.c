@@ -13,6 +13,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonscan.h"
 #include "kinesis.h"
 #include "log.h"
 
@@ -444,87 +445,23 @@ sc_lit(struct scan *sc, char c)
 	return -1;
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF), 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if ((size_t)(end - p) < n)
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* A string; *plain says it has no escapes (the span is then its value). */
 static int
 sc_string(struct scan *sc, struct span *out, int *plain)
 {
-	const unsigned char *p, *end = (const unsigned char *)sc->end;
+	const unsigned char *p, *q;
 
 	sc_ws(sc);
 	if (sc->p >= sc->end || *sc->p != '"')
 		return -1;
 	p = (const unsigned char *)sc->p + 1;
+	q = json_scan_string(p, (const unsigned char *)sc->end);
+	if (q == NULL)
+		return -1;
 	out->s = (const char *)p;
-	*plain = 1;
-	for (;;) {
-		if (p >= end)
-			return -1;
-		if (*p == '"')
-			break;
-		if (*p < 0x20)
-			return -1;
-		if (*p >= 0x80) {
-			size_t n = utf8_len(p, end);
-
-			if (n == 0)
-				return -1;
-			p += n;
-			continue;
-		}
-		if (*p == '\\') {
-			*plain = 0;
-			if (p + 1 >= end)
-				return -1;
-			p++;
-			if (*p == 'u') {
-				int k;
-
-				for (k = 1; k <= 4; k++)
-					if (p + k >= end ||
-					    !isxdigit((unsigned char)p[k]))
-						return -1;
-				p += 4;
-			} else if (strchr("\"\\/bfnrt", *p) == NULL || *p == '\0')
-				return -1;
-		}
-		p++;
-	}
-	out->len = (size_t)((const char *)p - out->s);
-	sc->p = (const char *)p + 1;
+	out->len = (size_t)(q - 1 - p);
+	*plain = memchr(out->s, '\\', out->len) == NULL;
+	sc->p = (const char *)q;
 	return 0;
 }
 
@@ -532,41 +469,21 @@ sc_string(struct scan *sc, struct span *out, int *plain)
 static int
 sc_number(struct scan *sc, struct span *out, int *integer)
 {
-	const char *p, *end = sc->end;
+	const unsigned char *p, *q, *end = (const unsigned char *)sc->end;
 
 	sc_ws(sc);
-	p = sc->p;
-	out->s = p;
-	*integer = 1;
-	if (p < end && *p == '-')
-		p++;
-	if (p >= end || !isdigit((unsigned char)*p))
+	p = (const unsigned char *)sc->p;
+	if (p >= end || (q = json_scan_number(p, end)) == NULL)
 		return -1;
-	if (*p == '0')
-		p++;
-	else
-		while (p < end && isdigit((unsigned char)*p))
-			p++;
-	if (p < end && *p == '.') {
-		*integer = 0;
-		p++;
-		if (p >= end || !isdigit((unsigned char)*p))
-			return -1;
-		while (p < end && isdigit((unsigned char)*p))
-			p++;
-	}
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		*integer = 0;
-		p++;
-		if (p < end && (*p == '+' || *p == '-'))
-			p++;
-		if (p >= end || !isdigit((unsigned char)*p))
-			return -1;
-		while (p < end && isdigit((unsigned char)*p))
-			p++;
-	}
-	out->len = (size_t)(p - out->s);
-	sc->p = p;
+	out->s = sc->p;
+	out->len = (size_t)(q - p);
+	*integer = 1;
+	for (; p < q; p++)
+		if (*p == '.' || *p == 'e' || *p == 'E') {
+			*integer = 0;
+			break;
+		}
+	sc->p = (const char *)q;
 	return 0;
 }
 

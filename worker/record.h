@@ -28,18 +28,4 @@ void	record_format_jsonl(struct buf *, const struct record *);
 /* Append the payload and '\n'. */
 void	record_format_raw(struct buf *, const struct record *);
 
-/*
- * Validate in[0..len) as one JSON text (RFC 8259: any value, surrounding
- * whitespace allowed) in valid UTF-8, with no lone surrogate escapes and
- * nesting at most 64 deep
- * (so that jq 1.6 reads every line). If valid, append its compact form (whitespace
- * outside strings removed, everything else byte for byte) and return 0;
- * otherwise append nothing and return -1.
- */
-int	json_minify(struct buf *, const unsigned char *in, size_t len);
-
-/* Append s as a JSON string literal (with quotes); invalid UTF-8 bytes are
- * replaced by U+FFFD so the result always parses. */
-void	json_append_string(struct buf *, const char *s, size_t len);
-
 #endif

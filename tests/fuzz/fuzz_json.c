@@ -3,7 +3,7 @@
  * minified form's properties, and json_append_string/record_format_jsonl
  * always producing a line json-c parses, whatever the bytes.
  */
-/* fuzz-sources: worker/record.c common/util.c common/log.c */
+/* fuzz-sources: worker/record.c common/jsonscan.c common/util.c common/log.c */
 /* fuzz-pkgs: json-c libcrypto */
 #include <limits.h>
 #include <stdint.h>
@@ -13,6 +13,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonscan.h"
 #include "record.h"
 #include "util.h"
 

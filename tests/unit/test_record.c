@@ -13,6 +13,7 @@
 #include "t.h"
 
 #define JSON_MAX_DEPTH	64	/* as in worker/record.c */
+#include "jsonscan.h"
 #include "record.h"
 #include "util.h"
 
