@@ -36,9 +36,9 @@ SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 COMMON_SRCS = common/log.c common/util.c common/cfg.c common/cfg_check.c \
 	      common/cfg_dump.c common/cfg_file.c common/cfg_units.c \
 	      common/jsonscan.c common/sigv4.c common/msg.c common/http.c \
-	      common/aws.c common/creds.c common/ckpt.c common/outbox.c \
-	      common/kinesis.c common/kinesis_parse.c common/s3.c common/sns.c \
-	      common/health.c
+	      common/aws.c common/creds.c common/pos.c common/ckpt.c \
+	      common/outbox.c common/kinesis.c common/kinesis_parse.c \
+	      common/s3.c common/sns.c common/health.c
 SUP_SRCS    = supervisor/keeper.c supervisor/metrics.c
 WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c
 # the worker's modules the unit tests call (its main() left out)

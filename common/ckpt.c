@@ -69,17 +69,17 @@ ckpt_read(const char *state_dir, const char *shard, struct ckpt *c)
 			log_warnx("checkpoint %s: bad seq", path);
 			goto out;
 		}
-		snprintf(c->seq, sizeof(c->seq), "%s", s);
+		snprintf(c->pos.seq, sizeof(c->pos.seq), "%s", s);
 	}
 	if (json_object_object_get_ex(j, "sub", &v)) {
 		if (!json_object_is_type(v, json_type_int) ||
 		    json_object_get_int64(v) < 0 ||
-		    json_object_get_int64(v) == INT64_MAX || c->seq[0] == '\0') {
+		    json_object_get_int64(v) == INT64_MAX || c->pos.seq[0] == '\0') {
 			log_warnx("checkpoint %s: bad sub", path);
 			goto out;
 		}
-		c->has_sub = 1;
-		c->sub = (uint64_t)json_object_get_int64(v);
+		c->pos.has_sub = 1;
+		c->pos.sub = (uint64_t)json_object_get_int64(v);
 	}
 	if (json_object_object_get_ex(j, "done", &v)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
@@ -112,11 +112,11 @@ ckpt_write(const char *state_dir, const char *shard, const struct ckpt *c)
 		return -1;
 	j = json_object_new_object();
 	json_object_object_add(j, "shard", json_object_new_string(shard));
-	if (c->seq[0] != '\0')
-		json_object_object_add(j, "seq", json_object_new_string(c->seq));
-	if (c->has_sub)
+	if (c->pos.seq[0] != '\0')
+		json_object_object_add(j, "seq", json_object_new_string(c->pos.seq));
+	if (c->pos.has_sub)
 		json_object_object_add(j, "sub",
-		    json_object_new_int64((int64_t)c->sub));
+		    json_object_new_int64((int64_t)c->pos.sub));
 	json_object_object_add(j, "done", json_object_new_boolean(c->done));
 	if (c->key[0] != '\0')
 		json_object_object_add(j, "key", json_object_new_string(c->key));
@@ -127,21 +127,6 @@ ckpt_write(const char *state_dir, const char *shard, const struct ckpt *c)
 	r = write_file_atomic(path, s, strlen(s), 0644);
 	json_object_put(j);
 	return r;
-}
-
-int
-ckpt_pos_cmp(const char *sa, int hsa, uint64_t suba, const char *sb, int hsb,
-    uint64_t subb)
-{
-	int c = seq_cmp(sa, sb);
-
-	if (c != 0)
-		return c;
-	if (hsa && hsb)
-		return suba < subb ? -1 : suba > subb;
-	if (hsa == hsb)
-		return 0;
-	return hsa ? -1 : 1;	/* a sub-record comes before the whole */
 }
 
 int

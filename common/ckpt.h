@@ -8,12 +8,13 @@
 
 #include <stdint.h>
 
-#define SEQ_MAX		130	/* 128 digits and a NUL, with room */
+#include "pos.h"
 
 struct ckpt {
-	char		seq[SEQ_MAX];	/* "" if nothing archived yet */
-	int		has_sub;	/* the batch ended inside an aggregate */
-	uint64_t	sub;		/* ... after this user record */
+	struct pos	pos;		/* the last archived record, seq "" if
+					 * none yet; has_sub: the batch ended
+					 * inside an aggregate, after user
+					 * record sub */
 	int		done;		/* shard end reached, everything archived */
 	char		key[1024];	/* the last object's key (informational) */
 };
@@ -22,10 +23,6 @@ struct ckpt {
 int	ckpt_read(const char *state_dir, const char *shard, struct ckpt *);
 /* Atomic: temp file, fsync, rename, fsync of the directory. 0 or -1. */
 int	ckpt_write(const char *state_dir, const char *shard, const struct ckpt *);
-/* Compare a position (seq, has_sub, sub) to another. A position without sub
- * means "the whole record", which is after all of its sub-records. */
-int	ckpt_pos_cmp(const char *seq_a, int has_sub_a, uint64_t sub_a,
-	    const char *seq_b, int has_sub_b, uint64_t sub_b);
 /* Try to take the shard lock (flock, close-on-exec). fd, or -1 with errno
  * EWOULDBLOCK if someone else holds it. */
 int	ckpt_lock(const char *state_dir, const char *shard);

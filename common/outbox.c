@@ -21,17 +21,13 @@
 
 struct entry {
 	char		 name[300];
-	char		 first_seq[SEQ_MAX];
-	int		 first_has_sub;
-	uint64_t	 first_sub;
-	char		 last_seq[SEQ_MAX];
-	int		 last_has_sub;
-	uint64_t	 last_sub;
+	struct pos	 first;
+	struct pos	 last;
 	char		*message;
 };
 
 static void
-pos_add(struct json_object *j, const char *pfx, const struct outbox_pos *p)
+entry_pos_add(struct json_object *j, const char *pfx, const struct pos *p)
 {
 	char k[32];
 
@@ -46,7 +42,7 @@ pos_add(struct json_object *j, const char *pfx, const struct outbox_pos *p)
 
 int
 outbox_put(const char *state_dir, const char *shard,
-    const struct outbox_pos *first, const struct outbox_pos *last,
+    const struct pos *first, const struct pos *last,
     const char *message, char *name_out, size_t name_len)
 {
 	char dir[PATH_MAX], path[PATH_MAX], name[300];
@@ -74,8 +70,8 @@ outbox_put(const char *state_dir, const char *shard,
 	}
 	j = json_object_new_object();
 	json_object_object_add(j, "shard", json_object_new_string(shard));
-	pos_add(j, "first", first);
-	pos_add(j, "last", last);
+	entry_pos_add(j, "first", first);
+	entry_pos_add(j, "last", last);
 	json_object_object_add(j, "message", json_object_new_string(message));
 	s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -87,8 +83,7 @@ outbox_put(const char *state_dir, const char *shard,
 }
 
 static int
-pos_get(struct json_object *j, const char *pfx, char *seq, int *has_sub,
-    uint64_t *sub)
+entry_pos_get(struct json_object *j, const char *pfx, struct pos *p)
 {
 	struct json_object *v;
 	char k[32];
@@ -98,16 +93,16 @@ pos_get(struct json_object *j, const char *pfx, char *seq, int *has_sub,
 	    !json_object_is_type(v, json_type_string) ||
 	    !seq_valid(json_object_get_string(v)))
 		return -1;
-	snprintf(seq, SEQ_MAX, "%s", json_object_get_string(v));
+	snprintf(p->seq, sizeof(p->seq), "%s", json_object_get_string(v));
 	snprintf(k, sizeof(k), "%s_sub", pfx);
-	*has_sub = 0;
-	*sub = 0;
+	p->has_sub = 0;
+	p->sub = 0;
 	if (json_object_object_get_ex(j, k, &v)) {
 		if (!json_object_is_type(v, json_type_int) ||
 		    json_object_get_int64(v) < 0)
 			return -1;
-		*has_sub = 1;
-		*sub = (uint64_t)json_object_get_int64(v);
+		p->has_sub = 1;
+		p->sub = (uint64_t)json_object_get_int64(v);
 	}
 	return 0;
 }
@@ -124,10 +119,8 @@ entry_load(const char *path, struct entry *e)
 		goto out;
 	if ((j = json_tokener_parse(b.data)) == NULL)
 		goto out;
-	if (pos_get(j, "first", e->first_seq, &e->first_has_sub,
-	    &e->first_sub) == -1 ||
-	    pos_get(j, "last", e->last_seq, &e->last_has_sub,
-	    &e->last_sub) == -1)
+	if (entry_pos_get(j, "first", &e->first) == -1 ||
+	    entry_pos_get(j, "last", &e->last) == -1)
 		goto out;
 	if (!json_object_object_get_ex(j, "message", &v) ||
 	    !json_object_is_type(v, json_type_string))
@@ -146,8 +139,7 @@ entry_cmp(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
 
-	return ckpt_pos_cmp(x->first_seq, x->first_has_sub, x->first_sub,
-	    y->first_seq, y->first_has_sub, y->first_sub);
+	return pos_cmp(&x->first, &y->first);
 }
 
 static int
@@ -216,9 +208,8 @@ outbox_drain(const char *state_dir, const char *shard, outbox_publish_fn fn,
 			continue;
 		}
 		/* not covered by the checkpoint: a crash came before it */
-		if (!ck.done && (ck.seq[0] == '\0' ||
-		    ckpt_pos_cmp(e.last_seq, e.last_has_sub, e.last_sub, ck.seq,
-		    ck.has_sub, ck.sub) > 0)) {
+		if (!ck.done && (ck.pos.seq[0] == '\0' ||
+		    pos_cmp(&e.last, &ck.pos) > 0)) {
 			free(e.message);
 			continue;
 		}

@@ -14,16 +14,10 @@
 
 #include "ckpt.h"
 
-struct outbox_pos {
-	const char	*seq;
-	int		 has_sub;
-	uint64_t	 sub;
-};
-
 /* Write {state_dir}/outbox/{shard}/{first}.json atomically; name_out (if not
  * NULL) receives the file name. 0 or -1 with errno. */
 int	outbox_put(const char *state_dir, const char *shard,
-	    const struct outbox_pos *first, const struct outbox_pos *last,
+	    const struct pos *first, const struct pos *last,
 	    const char *message, char *name_out, size_t name_len);
 
 /* Publish callback: 0 if published, -1 to stop draining (kept for later). */

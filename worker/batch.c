@@ -40,9 +40,8 @@ batch_reset(struct batch *b)
 	buf_reset(&b->line);
 	b->records = b->bytes = 0;
 	b->opened_ms = 0;
-	b->first_seq[0] = b->last_seq[0] = '\0';
-	b->first_has_sub = b->last_has_sub = 0;
-	b->first_sub = b->last_sub = 0;
+	memset(&b->first, 0, sizeof(b->first));
+	memset(&b->last, 0, sizeof(b->last));
 	b->first_ts = b->last_ts = 0;
 	b->last_complete = 1;
 	b->finished = 0;
@@ -108,15 +107,11 @@ batch_add(struct batch *b, const struct record *r, int complete)
 	}
 
 	if (b->records == 0) {
-		str_copy(b->first_seq, r->seq, sizeof(b->first_seq));
-		b->first_has_sub = r->has_sub;
-		b->first_sub = r->sub;
+		pos_set(&b->first, r->seq, r->has_sub, r->sub);
 		b->first_ts = r->ts_ms;
 		b->opened_ms = now_ms();
 	}
-	str_copy(b->last_seq, r->seq, sizeof(b->last_seq));
-	b->last_has_sub = r->has_sub;
-	b->last_sub = r->sub;
+	pos_set(&b->last, r->seq, r->has_sub, r->sub);
 	b->last_complete = complete;
 	b->last_ts = r->ts_ms;
 	b->records++;

@@ -12,7 +12,7 @@
 #include <zlib.h>
 
 #include "cfg.h"
-#include "ckpt.h"
+#include "pos.h"
 #include "record.h"
 #include "util.h"
 
@@ -25,13 +25,9 @@ struct batch {
 	uint64_t		 records;
 	uint64_t		 bytes;		/* record payload bytes */
 	uint64_t		 opened_ms;	/* monotonic, first record */
-	char			 first_seq[SEQ_MAX];
-	int			 first_has_sub;
-	uint64_t		 first_sub;
+	struct pos		 first;
 	int64_t			 first_ts;
-	char			 last_seq[SEQ_MAX];
-	int			 last_has_sub;
-	uint64_t		 last_sub;
+	struct pos		 last;
 	int			 last_complete;	/* last record ends its aggregate */
 	int64_t			 last_ts;
 	int			 finished;

@@ -11,6 +11,11 @@
 
 #include "util.h"
 
+/*
+ * The position (seq, has_sub, sub) as a view, not a struct pos: seq points
+ * into the GetRecords response, and no record's bytes are copied on their
+ * way to the batch (batch_add keeps the first and last as struct pos).
+ */
 struct record {
 	const char		*seq;		/* decimal sequence number */
 	int			 has_sub;	/* a de-aggregated KPL user record */

@@ -48,14 +48,6 @@
 #define STATS_IDLE_MS		10000
 #define BIG_BUFFER		(8 * 1024 * 1024)
 
-/* where reading stands: the last record consumed into the batch or archived */
-struct position {
-	char		seq[SEQ_MAX];
-	int		has_sub;
-	uint64_t	sub;
-	int		complete;	/* the whole Kinesis record is consumed */
-};
-
 static struct {
 	const char		*shard;
 	uint32_t		 gen;
@@ -63,7 +55,10 @@ static struct {
 	struct aws_ctx		 aws;
 	struct creds		*creds;
 	struct batch		 batch;
-	struct position		 pos;
+	/* where reading stands: the last record consumed into the batch or
+	 * archived, and whether the whole Kinesis record is consumed */
+	struct pos		 pos;
+	int			 pos_complete;
 	int			 sigfd;
 	int			 stopping;
 	uint64_t		 stop_deadline;
@@ -199,7 +194,7 @@ local_copy(const char *key, const void *data, size_t len)
 			*p = '_';
 	if (strlen(name) > 250 || name[0] == '.') {
 		free(name);
-		xasprintf(&name, "%s.obj", w.batch.first_seq);
+		xasprintf(&name, "%s.obj", w.batch.first.seq);
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	free(name);
@@ -269,14 +264,14 @@ notification(const char *key, const char *sha, size_t stored)
 	    json_object_new_int64((int64_t)stored));
 	json_object_object_add(j, "sha256", json_object_new_string(sha));
 	json_object_object_add(j, "first_seq",
-	    json_object_new_string(b->first_seq));
-	json_object_object_add(j, "last_seq", json_object_new_string(b->last_seq));
-	if (b->first_has_sub)
+	    json_object_new_string(b->first.seq));
+	json_object_object_add(j, "last_seq", json_object_new_string(b->last.seq));
+	if (b->first.has_sub)
 		json_object_object_add(j, "first_sub",
-		    json_object_new_int64((int64_t)b->first_sub));
-	if (b->last_has_sub)
+		    json_object_new_int64((int64_t)b->first.sub));
+	if (b->last.has_sub)
 		json_object_object_add(j, "last_sub",
-		    json_object_new_int64((int64_t)b->last_sub));
+		    json_object_new_int64((int64_t)b->last.sub));
 	fmt_iso8601_ms(b->first_ts, ts, sizeof(ts));
 	json_object_object_add(j, "first_ts", json_object_new_string(ts));
 	fmt_iso8601_ms(b->last_ts, ts, sizeof(ts));
@@ -304,7 +299,6 @@ flush(int shard_done)
 	struct sigv4_kv meta[4];
 	struct aws_result res;
 	struct ckpt ck;
-	struct outbox_pos first, last;
 	struct msg_flush fm;
 	char sha[65], md5[32], nrec[32], *msg;
 	uint64_t t0 = b->opened_ms, start = now_ms();
@@ -314,17 +308,17 @@ flush(int shard_done)
 		return 0;
 	batch_finish(b);
 	buf_init(&key);
-	batch_key(&key, &w.cfg, w.shard, b->first_seq, b->first_has_sub,
-	    b->first_sub, b->first_ts);
+	batch_key(&key, &w.cfg, w.shard, b->first.seq, b->first.has_sub,
+	    b->first.sub, b->first_ts);
 	sha256_hex(b->out.data, b->out.len, sha);
 	md5_base64(b->out.data, b->out.len, md5);
 	snprintf(nrec, sizeof(nrec), "%llu", (unsigned long long)b->records);
 	meta[0].name = "records";
 	meta[0].value = nrec;
 	meta[1].name = "first-seq";
-	meta[1].value = b->first_seq;
+	meta[1].value = b->first.seq;
 	meta[2].name = "last-seq";
-	meta[2].value = b->last_seq;
+	meta[2].value = b->last.seq;
 	meta[3].name = "sha256";
 	meta[3].value = sha;
 	memset(&put, 0, sizeof(put));
@@ -371,25 +365,19 @@ flush(int shard_done)
 	local_copy(key.data, b->out.data, b->out.len);
 
 	/* the outbox entry before the checkpoint: see outbox.h */
-	first.seq = b->first_seq;
-	first.has_sub = b->first_has_sub;
-	first.sub = b->first_sub;
-	last.seq = b->last_seq;
-	last.has_sub = b->last_has_sub;
-	last.sub = b->last_sub;
 	msg = notification(key.data, sha, b->out.len);
 	memset(&fm, 0, sizeof(fm));
 	if (w.cfg.sns_topic_arn != NULL &&
-	    outbox_put(w.cfg.state_dir, w.shard, &first, &last, msg,
+	    outbox_put(w.cfg.state_dir, w.shard, &b->first, &b->last, msg,
 	    fm.outbox, sizeof(fm.outbox)) == -1)
 		fatal("outbox entry for s3://%s/%s", w.cfg.s3_bucket, key.data);
 	free(msg);
 
 	memset(&ck, 0, sizeof(ck));
-	snprintf(ck.seq, sizeof(ck.seq), "%s", b->last_seq);
+	snprintf(ck.pos.seq, sizeof(ck.pos.seq), "%s", b->last.seq);
 	/* a batch that ends inside an aggregate resumes after that sub */
-	ck.has_sub = b->last_has_sub && !b->last_complete;
-	ck.sub = b->last_sub;
+	ck.pos.has_sub = b->last.has_sub && !b->last_complete;
+	ck.pos.sub = b->last.sub;
 	ck.done = shard_done;
 	snprintf(ck.key, sizeof(ck.key), "%s", key.data);
 	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
@@ -427,10 +415,10 @@ mark_done(void)
 		/* keep what the last checkpoint says, and add "done" */
 		if (ckpt_read(w.cfg.state_dir, w.shard, &ck) != 0) {
 			memset(&ck, 0, sizeof(ck));
-			snprintf(ck.seq, sizeof(ck.seq), "%s", w.pos.seq);
+			pos_set(&ck.pos, w.pos.seq, 0, 0);
 		}
 		ck.done = 1;
-		ck.has_sub = 0;
+		ck.pos.has_sub = 0;
 		if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
 			fatal("checkpoint for %s", w.shard);
 	}
@@ -451,7 +439,7 @@ get_iterator(uint64_t *skip_sub, int *skip_valid)
 	*skip_valid = 0;
 	if (w.pos.seq[0] != '\0') {
 		seq = w.pos.seq;
-		if (w.pos.has_sub && !w.pos.complete) {
+		if (w.pos.has_sub && !w.pos_complete) {
 			type = "AT_SEQUENCE_NUMBER";
 			*skip_valid = 1;
 			*skip_sub = w.pos.sub;
@@ -499,10 +487,8 @@ consume(const char *seq, int has_sub, uint64_t sub, int64_t ts,
 	r.data = data;
 	r.data_len = len;
 	batch_add(&w.batch, &r, complete);
-	str_copy(w.pos.seq, seq, sizeof(w.pos.seq));
-	w.pos.has_sub = has_sub;
-	w.pos.sub = sub;
-	w.pos.complete = complete;
+	pos_set(&w.pos, seq, has_sub, sub);
+	w.pos_complete = complete;
 	if (batch_size_reached(&w.batch))
 		if (flush(0) == -1)
 			exit(EX_FATAL);
@@ -544,7 +530,7 @@ consume_record(const struct kinesis_record *kr, int skip_valid,
 		/* an empty aggregate: nothing to archive, but move past it */
 		snprintf(w.pos.seq, sizeof(w.pos.seq), "%s", kr->seq);
 		w.pos.has_sub = 0;
-		w.pos.complete = 1;
+		w.pos_complete = 1;
 	}
 	kpl_free(&agg);
 }
@@ -854,11 +840,10 @@ main(int argc, char *argv[])
 		exit(EX_OK_);
 	}
 	memset(&w.pos, 0, sizeof(w.pos));
-	if (r == 0 && ck.seq[0] != '\0') {
-		snprintf(w.pos.seq, sizeof(w.pos.seq), "%s", ck.seq);
-		w.pos.has_sub = ck.has_sub;
-		w.pos.sub = ck.sub;
-		w.pos.complete = !ck.has_sub;
+	w.pos_complete = 0;
+	if (r == 0 && ck.pos.seq[0] != '\0') {
+		w.pos = ck.pos;
+		w.pos_complete = !ck.pos.has_sub;
 	}
 
 	http_global_init();

@@ -117,8 +117,8 @@ test_jsonl_gzip(void)
 	T_STREQ(plain.data, want, "gzip: inflates to exactly the jsonl lines");
 	T_INTEQ(b.records, 2, "records counted");
 	T_INTEQ(b.bytes, 8 + 2, "payload bytes counted");
-	T_STREQ(b.first_seq, "1", "first_seq");
-	T_STREQ(b.last_seq, "2", "last_seq");
+	T_STREQ(b.first.seq, "1", "first_seq");
+	T_STREQ(b.last.seq, "2", "last_seq");
 	T_INTEQ(b.first_ts, 1479747467053LL, "first_ts");
 	T_INTEQ(b.last_ts, 1479747468000LL, "last_ts");
 
@@ -132,8 +132,8 @@ test_jsonl_gzip(void)
 
 	/* a reset batch is a new object, with only its own records */
 	batch_reset(&b);
-	T_OK(b.records == 0 && b.bytes == 0 && b.first_seq[0] == '\0' &&
-	    b.last_seq[0] == '\0' && b.out.len == 0, "batch_reset empties");
+	T_OK(b.records == 0 && b.bytes == 0 && b.first.seq[0] == '\0' &&
+	    b.last.seq[0] == '\0' && b.out.len == 0, "batch_reset empties");
 	mkrec(&r, "3", "k", 0, "\"x\"", 3);
 	r.has_sub = 1;
 	r.sub = 4;
@@ -143,8 +143,8 @@ test_jsonl_gzip(void)
 	T_OK(gunzip(&b.out, &plain) == 0 && plain.len == expect.len &&
 	    memcmp(plain.data, expect.data, expect.len) == 0,
 	    "after reset: only the new record");
-	T_OK(b.first_has_sub == 1 && b.first_sub == 4 && b.last_has_sub == 1 &&
-	    b.last_sub == 4 && b.last_complete == 0,
+	T_OK(b.first.has_sub == 1 && b.first.sub == 4 && b.last.has_sub == 1 &&
+	    b.last.sub == 4 && b.last_complete == 0,
 	    "sub positions and last_complete tracked");
 
 	/* an empty batch is still a valid (empty) gzip stream */
@@ -227,8 +227,8 @@ test_many(enum cfg_format type, enum cfg_compression comp, const char *what)
 	    "%s: 3000 records give exactly the concatenated lines", what);
 	T_INTEQ(b.records, 3000, "record count");
 	T_INTEQ(b.bytes, total, "payload byte count");
-	T_STREQ(b.first_seq, "1000", "first_seq");
-	T_STREQ(b.last_seq, seqs[2999], "last_seq");
+	T_STREQ(b.first.seq, "1000", "first_seq");
+	T_STREQ(b.last.seq, seqs[2999], "last_seq");
 	free(data);
 	buf_free(&plain);
 	buf_free(&expect);

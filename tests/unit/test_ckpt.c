@@ -74,9 +74,9 @@ set_ckpt(const char *shard, const char *seq, int has_sub, uint64_t sub,
 	struct ckpt c;
 
 	memset(&c, 0, sizeof(c));
-	snprintf(c.seq, sizeof(c.seq), "%s", seq);
-	c.has_sub = has_sub;
-	c.sub = sub;
+	snprintf(c.pos.seq, sizeof(c.pos.seq), "%s", seq);
+	c.pos.has_sub = has_sub;
+	c.pos.sub = sub;
 	c.done = done;
 	if (ckpt_write(state, shard, &c) == -1)
 		T_OK(0, "ckpt_write: %s", strerror(errno));
@@ -91,36 +91,36 @@ test_ckpt_rw(void)
 
 	memset(&r, 0x5a, sizeof(r));
 	T_INTEQ(ckpt_read(state, SHARD, &r), 1, "ckpt_read: none yet is 1");
-	T_OK(r.seq[0] == '\0' && !r.has_sub && !r.done,
+	T_OK(r.pos.seq[0] == '\0' && !r.pos.has_sub && !r.done,
 	    "ckpt_read: none yet leaves an empty position");
 
 	memset(&c, 0, sizeof(c));
-	snprintf(c.seq, sizeof(c.seq), "%s", SEQ56);
+	snprintf(c.pos.seq, sizeof(c.pos.seq), "%s", SEQ56);
 	snprintf(c.key, sizeof(c.key), "kinesis/orders/2016/11/21/16/x.gz");
 	T_INTEQ(ckpt_write(state, SHARD, &c), 0, "ckpt_write: whole record");
 	T_INTEQ(ckpt_read(state, SHARD, &r), 0, "ckpt_read: back");
-	T_OK(strcmp(r.seq, SEQ56) == 0 && r.has_sub == 0 && r.sub == 0 &&
+	T_OK(strcmp(r.pos.seq, SEQ56) == 0 && r.pos.has_sub == 0 && r.pos.sub == 0 &&
 	    r.done == 0 && strcmp(r.key, c.key) == 0,
 	    "ckpt round trip: seq, no sub, not done, key");
 
-	c.has_sub = 1;
-	c.sub = 17;
+	c.pos.has_sub = 1;
+	c.pos.sub = 17;
 	c.done = 1;
 	T_INTEQ(ckpt_write(state, SHARD, &c), 0, "ckpt_write: sub, done");
 	T_INTEQ(ckpt_read(state, SHARD, &r), 0, "ckpt_read: back again");
-	T_OK(strcmp(r.seq, SEQ56) == 0 && r.has_sub == 1 && r.sub == 17 &&
+	T_OK(strcmp(r.pos.seq, SEQ56) == 0 && r.pos.has_sub == 1 && r.pos.sub == 17 &&
 	    r.done == 1, "ckpt round trip: sub 17, done");
 
-	c.sub = 0;
+	c.pos.sub = 0;
 	c.done = 0;
 	T_INTEQ(ckpt_write(state, SHARD, &c), 0, "ckpt_write: sub 0");
-	T_OK(ckpt_read(state, SHARD, &r) == 0 && r.has_sub == 1 && r.sub == 0,
+	T_OK(ckpt_read(state, SHARD, &r) == 0 && r.pos.has_sub == 1 && r.pos.sub == 0,
 	    "ckpt round trip: sub 0 is kept as a sub");
 
 	memset(&c, 0, sizeof(c));
 	c.done = 1;
 	T_INTEQ(ckpt_write(state, SHARD, &c), 0, "ckpt_write: empty, done");
-	T_OK(ckpt_read(state, SHARD, &r) == 0 && r.seq[0] == '\0' && r.done,
+	T_OK(ckpt_read(state, SHARD, &r) == 0 && r.pos.seq[0] == '\0' && r.done,
 	    "ckpt round trip: a closed shard with nothing archived");
 
 	snprintf(p, sizeof(p), "%s/checkpoints/%s.tmp", state, SHARD);
@@ -183,7 +183,7 @@ test_ckpt_corrupt(void)
 	    "leading zeros are still a sequence number");
 	T_INTEQ(read_text("{\"seq\":\"5\",\"done\":true,\"extra\":[1]}", &c),
 	    0, "unknown keys are ignored");
-	T_OK(c.done == 1 && strcmp(c.seq, "5") == 0, "done true read");
+	T_OK(c.done == 1 && strcmp(c.pos.seq, "5") == 0, "done true read");
 
 	/*
 	 * Was a bug in common/ckpt.c ckpt_read, fixed in 659746b: "done" is
@@ -204,28 +204,40 @@ test_ckpt_corrupt(void)
 	    -1, "corrupt checkpoint: sub beyond int64 -> -1");
 }
 
+/* pos_cmp of two positions given by their parts */
+static int
+pcmp(const char *sa, int hsa, uint64_t suba, const char *sb, int hsb,
+    uint64_t subb)
+{
+	struct pos a, b;
+
+	pos_set(&a, sa, hsa, suba);
+	pos_set(&b, sb, hsb, subb);
+	return pos_cmp(&a, &b);
+}
+
 static void
 test_pos_cmp(void)
 {
-	T_INTEQ(ckpt_pos_cmp("9", 0, 0, "10", 0, 0), -1, "pos: 9 < 10");
-	T_INTEQ(ckpt_pos_cmp("10", 0, 0, "9", 0, 0), 1, "pos: 10 > 9");
-	T_INTEQ(ckpt_pos_cmp("10", 0, 0, "010", 0, 0), 0, "pos: 10 == 010");
-	T_INTEQ(ckpt_pos_cmp("5", 1, 3, "5", 1, 4), -1, "pos: sub 3 < sub 4");
-	T_INTEQ(ckpt_pos_cmp("5", 1, 4, "5", 1, 3), 1, "pos: sub 4 > sub 3");
-	T_INTEQ(ckpt_pos_cmp("5", 1, 4, "5", 1, 4), 0, "pos: same sub");
-	T_INTEQ(ckpt_pos_cmp("5", 1, 9, "5", 0, 0), -1,
+	T_INTEQ(pcmp("9", 0, 0, "10", 0, 0), -1, "pos: 9 < 10");
+	T_INTEQ(pcmp("10", 0, 0, "9", 0, 0), 1, "pos: 10 > 9");
+	T_INTEQ(pcmp("10", 0, 0, "010", 0, 0), 0, "pos: 10 == 010");
+	T_INTEQ(pcmp("5", 1, 3, "5", 1, 4), -1, "pos: sub 3 < sub 4");
+	T_INTEQ(pcmp("5", 1, 4, "5", 1, 3), 1, "pos: sub 4 > sub 3");
+	T_INTEQ(pcmp("5", 1, 4, "5", 1, 4), 0, "pos: same sub");
+	T_INTEQ(pcmp("5", 1, 9, "5", 0, 0), -1,
 	    "pos: a sub-record comes before its whole record");
-	T_INTEQ(ckpt_pos_cmp("5", 1, UINT64_MAX, "5", 0, 0), -1,
+	T_INTEQ(pcmp("5", 1, UINT64_MAX, "5", 0, 0), -1,
 	    "pos: even the largest sub");
-	T_INTEQ(ckpt_pos_cmp("5", 0, 0, "5", 1, 0), 1,
+	T_INTEQ(pcmp("5", 0, 0, "5", 1, 0), 1,
 	    "pos: the whole record is after sub 0");
-	T_INTEQ(ckpt_pos_cmp("5", 0, 7, "5", 0, 3), 0,
+	T_INTEQ(pcmp("5", 0, 7, "5", 0, 3), 0,
 	    "pos: sub is ignored without has_sub");
-	T_INTEQ(ckpt_pos_cmp("4", 0, 0, "5", 1, 0), -1,
+	T_INTEQ(pcmp("4", 0, 0, "5", 1, 0), -1,
 	    "pos: an earlier record before any sub of a later one");
-	T_INTEQ(ckpt_pos_cmp("6", 1, 0, "5", 0, 0), 1,
+	T_INTEQ(pcmp("6", 1, 0, "5", 0, 0), 1,
 	    "pos: sub 0 of a later record after an earlier whole one");
-	T_INTEQ(ckpt_pos_cmp(SEQ56, 1, 1, "1", 0, 0), 1,
+	T_INTEQ(pcmp(SEQ56, 1, 1, "1", 0, 0), 1,
 	    "pos: 56 digits > 1");
 }
 
@@ -358,14 +370,10 @@ static int
 put(const char *shard, const char *fseq, int fhs, uint64_t fsub,
     const char *lseq, int lhs, uint64_t lsub, const char *msg)
 {
-	struct outbox_pos f, l;
+	struct pos f, l;
 
-	f.seq = fseq;
-	f.has_sub = fhs;
-	f.sub = fsub;
-	l.seq = lseq;
-	l.has_sub = lhs;
-	l.sub = lsub;
+	pos_set(&f, fseq, fhs, fsub);
+	pos_set(&l, lseq, lhs, lsub);
 	return outbox_put(state, shard, &f, &l, msg, NULL, 0);
 }
 
@@ -382,7 +390,7 @@ static void
 test_outbox(void)
 {
 	struct pub pb;
-	struct outbox_pos f, l;
+	struct pos f, l;
 	char name[300];
 	const char *sh;
 	int r;
@@ -462,12 +470,8 @@ test_outbox(void)
 
 	/* positions inside an aggregate */
 	sh = "shardId-e";
-	f.seq = "7";
-	f.has_sub = 1;
-	f.sub = 0;
-	l.seq = "7";
-	l.has_sub = 1;
-	l.sub = 3;
+	pos_set(&f, "7", 1, 0);
+	pos_set(&l, "7", 1, 3);
 	name[0] = '\0';
 	T_INTEQ(outbox_put(state, sh, &f, &l, "e7", name, sizeof(name)), 0,
 	    "outbox_put with subs");
