@@ -13,7 +13,7 @@ MANDIR	?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 
 CC	?= cc
-PKGS	= libcurl json-c libconfig zlib libcrypto
+PKGS	= libcurl json-c libconfig zlib libcrypto libdeflate libzstd libisal
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
@@ -40,12 +40,13 @@ COMMON_SRCS = common/log.c common/util.c common/cfg.c common/cfg_check.c \
 	      common/outbox.c common/kinesis.c common/kinesis_parse.c \
 	      common/s3.c common/sns.c common/health.c
 SUP_SRCS    = supervisor/keeper.c supervisor/metrics.c
-WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c
+WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c \
+	      worker/compress.c
 # the worker's modules the unit tests call (its main() left out)
 WORKER_LIB_SRCS = $(filter-out worker/worker.c,$(WORKER_SRCS))
 
 UNIT_TESTS  = test_util test_cfg test_sigv4 test_msg test_record test_kpl \
-	      test_batch test_ckpt test_kinesis test_health
+	      test_batch test_ckpt test_kinesis test_health test_compress
 
 COMMON_OBJS = $(COMMON_SRCS:%.c=build/obj/%.o)
 SUP_OBJS    = $(SUP_SRCS:%.c=build/obj/%.o)
@@ -88,8 +89,8 @@ build/asan/kinesis-keeper-worker: $(WORKER_SRCS:%.c=build/asan/%.o) \
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # A unit test takes what it calls from the worker's modules and common/.
-build/asan/tests/%: tests/unit/%.c tests/unit/t.h build/asan/libworker.a \
-	    build/asan/libcommon.a
+build/asan/tests/%: tests/unit/%.c tests/unit/t.h tests/unit/unpack.h \
+	    build/asan/libworker.a build/asan/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) $(SAN) \
 	    -o $@ $< build/asan/libworker.a build/asan/libcommon.a $(PKG_LIBS)

@@ -41,6 +41,7 @@ static const struct kname start_names[] = {
 	{ NULL, 0 }
 }, compression_names[] = {
 	{ "gzip", COMPRESSION_GZIP },
+	{ "zstd", COMPRESSION_ZSTD },
 	{ "none", COMPRESSION_NONE },
 	{ NULL, 0 }
 }, sse_names[] = {
@@ -138,7 +139,9 @@ const struct key cfg_keys[] = {
 	ENUM("format.type", format_type, "jsonl", format_names),
 	ENUM("format.compression", format_compression, "gzip",
 	    compression_names),
-	NUM("format.level", K_INT, format_level, "6", 1, 9),
+	/* the range of every engine; cfg_check.c narrows it per engine and
+	 * sets the engine's default when it is not given */
+	NUM("format.level", K_INT, format_level, NULL, 1, CFG_ZSTD_LEVEL_MAX),
 	NUM("format.deaggregate", K_BOOL, format_deaggregate, "true", 0, 1),
 
 	NUM("local.keep", K_INT, local_keep, "10", 0, 1000000),
@@ -254,7 +257,7 @@ default_key(struct cfg *c)
 	xasprintf(&c->s3_key, "{prefix}{stream}/{yyyy}/{mm}/{dd}/{hh}/"
 	    "{stream}-{shard}-{seq}.%s%s", c->format_type == FORMAT_RAW ?
 	    "raw" : "jsonl", c->format_compression == COMPRESSION_GZIP ?
-	    ".gz" : "");
+	    ".gz" : c->format_compression == COMPRESSION_ZSTD ? ".zst" : "");
 }
 
 /* ---- public ---- */

@@ -23,8 +23,17 @@ enum cfg_format {
 
 enum cfg_compression {
 	COMPRESSION_GZIP,
-	COMPRESSION_NONE
+	COMPRESSION_NONE,
+	COMPRESSION_ZSTD
 };
+
+/* format.level: the range of each engine, and its default when unset */
+#define CFG_GZIP_LEVEL_MIN	1
+#define CFG_GZIP_LEVEL_MAX	12
+#define CFG_GZIP_LEVEL_DEFAULT	6
+#define CFG_ZSTD_LEVEL_MIN	1
+#define CFG_ZSTD_LEVEL_MAX	19
+#define CFG_ZSTD_LEVEL_DEFAULT	1
 
 enum cfg_sse {
 	SSE_NONE,
@@ -82,7 +91,7 @@ struct cfg {
 
 	enum cfg_format		format_type;	/* FORMAT_JSONL */
 	enum cfg_compression	format_compression;	/* COMPRESSION_GZIP */
-	int			format_level;	/* 6, 1..9 */
+	int			format_level;	/* gzip 6 (1..12), zstd 1 (1..19) */
 	int			format_deaggregate;	/* 1 */
 
 	int		 local_keep;		/* 10, >= 0 */

@@ -320,6 +320,44 @@ check_credentials(struct pctx *p)
 		    "credentials.external_id requires credentials.role_arn");
 }
 
+/* format.level: within the engine's range; unset, the engine's default */
+static void
+check_level(struct pctx *p)
+{
+	struct cfg *c = p->cfg;
+	const struct key *k = cfg_find_key("format.level", NULL);
+	struct origin *o = org_of(p, "format.level");
+	int lo = 0, hi = 0, def = 0;
+
+	if (bad(p, "format.compression"))
+		return;
+	switch (c->format_compression) {
+	case COMPRESSION_GZIP:
+		lo = CFG_GZIP_LEVEL_MIN;
+		hi = CFG_GZIP_LEVEL_MAX;
+		def = CFG_GZIP_LEVEL_DEFAULT;
+		break;
+	case COMPRESSION_ZSTD:
+		lo = CFG_ZSTD_LEVEL_MIN;
+		hi = CFG_ZSTD_LEVEL_MAX;
+		def = CFG_ZSTD_LEVEL_DEFAULT;
+		break;
+	case COMPRESSION_NONE:
+		/* a level here is a slip: the operator meant to compress */
+		if (good(p, "format.level"))
+			cfg_kerr(p, o, k, "not used with format.compression "
+			    "\"none\"");
+		c->format_level = 0;
+		return;
+	}
+	if (!o->set)
+		c->format_level = def;
+	else if (!o->bad && (c->format_level < lo || c->format_level > hi))
+		cfg_kerr(p, o, k, "%d out of range for %s (%d..%d)",
+		    c->format_level, c->format_compression ==
+		    COMPRESSION_GZIP ? "gzip" : "zstd", lo, hi);
+}
+
 /*
  * state_dir must be usable by the service user before anything starts; it
  * is created later by the supervisor, never here (a -n check must not
@@ -424,6 +462,7 @@ cfg_check_all(struct pctx *p, int check_dirs)
 	c->cw_enabled = cfg_group_origin(p, "cloudwatch", 10) != NULL;
 
 	check_credentials(p);
+	check_level(p);
 
 	if (check_dirs) {
 		check_state_dir(p);

@@ -119,6 +119,9 @@ has_value(const struct cfg *c, const struct key *k)
 		return *(char *const *)cfg_cfield(c, k) != NULL;
 	if (k->type == K_TIMESTAMP)
 		return c->start_position == START_AT_TIMESTAMP;
+	/* compression "none" takes no level */
+	if (k->off == offsetof(struct cfg, format_level))
+		return c->format_compression != COMPRESSION_NONE;
 	return 1;
 }
 

@@ -1,6 +1,6 @@
 /*
- * batch.c: building one object body. Each record becomes a line (record.c)
- * that goes straight into a zlib gzip stream (RFC 1952).
+ * batch.c: building one object body. Each record becomes a line (record.c);
+ * lines gather into chunks that go to the compression engine (compress.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +10,6 @@
 #include "batch.h"
 #include "log.h"
 
-#define GZIP_WINDOW	(15 + 16)	/* zlib: 15-bit window, gzip wrapper */
-#define DEFLATE_CHUNK	(64 * 1024)
-
 void
 batch_init(struct batch *b, const struct cfg *cfg)
 {
@@ -20,14 +17,14 @@ batch_init(struct batch *b, const struct cfg *cfg)
 	b->cfg = cfg;
 	buf_init(&b->out);
 	buf_init(&b->line);
+	comp_init(&b->comp, cfg->format_compression, cfg->format_level);
 	batch_reset(b);
 }
 
 void
 batch_free(struct batch *b)
 {
-	if (b->zactive)
-		deflateEnd(&b->z);
+	comp_free(&b->comp);
 	buf_free(&b->out);
 	buf_free(&b->line);
 	memset(b, 0, sizeof(*b));
@@ -45,52 +42,16 @@ batch_reset(struct batch *b)
 	b->first_ts = b->last_ts = 0;
 	b->last_complete = 1;
 	b->finished = 0;
-	if (b->cfg->format_compression == COMPRESSION_GZIP) {
-		if (b->zactive) {
-			if (deflateReset(&b->z) != Z_OK)
-				fatalx("deflateReset failed");
-		} else {
-			memset(&b->z, 0, sizeof(b->z));
-			if (deflateInit2(&b->z, b->cfg->format_level,
-			    Z_DEFLATED, GZIP_WINDOW, 8,
-			    Z_DEFAULT_STRATEGY) != Z_OK)
-				fatalx("deflateInit2 failed");
-			b->zactive = 1;
-		}
-	}
-}
-
-static void
-deflate_some(struct batch *b, const void *in, size_t len, int flush)
-{
-	int r;
-
-	b->z.next_in = (Bytef *)(uintptr_t)in;
-	b->z.avail_in = (uInt)len;
-	do {
-		size_t room;
-
-		buf_reserve(&b->out, len / 2 + 4096);
-		room = b->out.cap - b->out.len - 1;
-		if (room > UINT32_MAX)
-			room = UINT32_MAX;
-		b->z.next_out = (Bytef *)b->out.data + b->out.len;
-		b->z.avail_out = (uInt)room;
-		r = deflate(&b->z, flush);
-		if (r == Z_STREAM_ERROR)
-			fatalx("deflate: stream error");
-		b->out.len += room - b->z.avail_out;
-		b->out.data[b->out.len] = '\0';
-	} while (b->z.avail_out == 0 || (flush == Z_FINISH && r != Z_STREAM_END));
+	comp_reset(&b->comp);
 }
 
 void
 batch_add(struct batch *b, const struct record *r, int complete)
 {
 	/* uncompressed: straight into the body; compressed: lines gather in
-	 * b->line and go to zlib 64 KiB at a time (a deflate call per small
-	 * record costs more than the record) */
-	if (b->cfg->format_compression != COMPRESSION_GZIP) {
+	 * b->line and go to the engine a chunk at a time (an engine call per
+	 * small record costs more than the record) */
+	if (b->cfg->format_compression == COMPRESSION_NONE) {
 		if (b->cfg->format_type == FORMAT_RAW)
 			record_format_raw(&b->out, r);
 		else
@@ -100,8 +61,8 @@ batch_add(struct batch *b, const struct record *r, int complete)
 			record_format_raw(&b->line, r);
 		else
 			record_format_jsonl(&b->line, r);
-		if (b->line.len >= DEFLATE_CHUNK) {
-			deflate_some(b, b->line.data, b->line.len, Z_NO_FLUSH);
+		if (b->line.len >= comp_chunk(&b->comp)) {
+			comp_write(&b->comp, &b->out, b->line.data, b->line.len);
 			buf_reset(&b->line);
 		}
 	}
@@ -136,9 +97,9 @@ batch_finish(struct batch *b)
 {
 	if (b->finished)
 		return;
-	if (b->cfg->format_compression == COMPRESSION_GZIP) {
-		deflate_some(b, b->line.data ? b->line.data : "", b->line.len,
-		    Z_FINISH);
+	if (b->cfg->format_compression != COMPRESSION_NONE) {
+		comp_finish(&b->comp, &b->out, b->line.data ? b->line.data : "",
+		    b->line.len);
 		buf_reset(&b->line);
 	}
 	b->finished = 1;

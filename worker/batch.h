@@ -1,7 +1,7 @@
 /*
  * batch.h: the batch being built by a worker. Records are formatted and
- * compressed as they arrive, so memory holds the compressed batch, never
- * the raw one.
+ * compressed as they arrive (compress.c), so memory holds the compressed
+ * batch and one input chunk, never the raw batch.
  */
 #ifndef KK_BATCH_H
 #define KK_BATCH_H
@@ -9,17 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <zlib.h>
-
 #include "cfg.h"
+#include "compress.h"
 #include "pos.h"
 #include "record.h"
 #include "util.h"
 
 struct batch {
 	const struct cfg	*cfg;
-	z_stream		 z;
-	int			 zactive;
+	struct comp		 comp;
 	struct buf		 out;		/* the object body so far */
 	struct buf		 line;		/* scratch for one record */
 	uint64_t		 records;

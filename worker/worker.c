@@ -326,9 +326,10 @@ flush(int shard_done)
 	put.key = key.data;
 	put.body = b->out.data;
 	put.len = b->out.len;
-	put.content_type = w.cfg.format_compression == COMPRESSION_GZIP ?
-	    "application/gzip" : (w.cfg.format_type == FORMAT_RAW ?
-	    "application/octet-stream" : "application/x-ndjson");
+	put.content_type = comp_content_type(w.cfg.format_compression);
+	if (put.content_type == NULL)
+		put.content_type = w.cfg.format_type == FORMAT_RAW ?
+		    "application/octet-stream" : "application/x-ndjson";
 	put.md5_b64 = md5;
 	put.sha256_hex = sha;
 	put.meta = meta;

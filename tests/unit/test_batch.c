@@ -1,6 +1,7 @@
 /*
  * test_batch.c: worker/batch.c: records in, an object body out (a gzip
- * stream that zlib inflates to exactly the record lines, or the lines
+ * stream that zlib inflates to exactly the record lines, a zstd frame, or
+ * the lines
  * themselves without compression), the count/bytes/age limits, and the
  * object key rendered from the template and the batch's first record.
  */
@@ -16,6 +17,7 @@
 #include "cfg.h"
 #include "record.h"
 #include "t.h"
+#include "unpack.h"
 #include "util.h"
 
 #define DEFAULT_KEY \
@@ -37,32 +39,12 @@ cfg_setup(struct cfg *c, enum cfg_format type, enum cfg_compression comp)
 	c->batch_max_age_ms = 300000;
 }
 
-/* Inflate a whole gzip stream; -1 unless it is exactly one complete
- * gzip member. */
+/* A gzip body: one or more complete members (libdeflate writes one per
+ * 1 MiB chunk) */
 static int
 gunzip(const struct buf *in, struct buf *out)
 {
-	z_stream z;
-	int r;
-
-	buf_reset(out);
-	memset(&z, 0, sizeof(z));
-	if (inflateInit2(&z, 15 + 16) != Z_OK)
-		return -1;
-	z.next_in = (Bytef *)(uintptr_t)in->data;
-	z.avail_in = (uInt)in->len;
-	do {
-		buf_reserve(out, 65536);
-		z.next_out = (Bytef *)out->data + out->len;
-		z.avail_out = 65536;
-		r = inflate(&z, Z_NO_FLUSH);
-		out->len += 65536 - z.avail_out;
-		out->data[out->len] = '\0';
-	} while (r == Z_OK);
-	inflateEnd(&z);
-	if (r != Z_STREAM_END || z.avail_in != 0)
-		return -1;
-	return 0;
+	return t_gunzip(in, out, NULL);
 }
 
 /* A limit reached: the worker checks the count and bytes per record and
@@ -113,7 +95,7 @@ test_jsonl_gzip(void)
 	T_OK(b.out.len > 18 && (unsigned char)b.out.data[0] == 0x1f &&
 	    (unsigned char)b.out.data[1] == 0x8b && b.out.data[2] == 8,
 	    "gzip: RFC 1952 magic and deflate method");
-	T_INTEQ(gunzip(&b.out, &plain), 0, "gzip: one complete member");
+	T_INTEQ(gunzip(&b.out, &plain), 0, "gzip: complete members");
 	T_STREQ(plain.data, want, "gzip: inflates to exactly the jsonl lines");
 	T_INTEQ(b.records, 2, "records counted");
 	T_INTEQ(b.bytes, 8 + 2, "payload bytes counted");
@@ -160,7 +142,8 @@ test_jsonl_gzip(void)
 
 /* Many records of every kind, small and large, compressible or not. */
 static void
-test_many(enum cfg_format type, enum cfg_compression comp, const char *what)
+test_many(enum cfg_format type, enum cfg_compression comp, int level,
+    const char *what)
 {
 	struct cfg c;
 	struct batch b;
@@ -173,8 +156,7 @@ test_many(enum cfg_format type, enum cfg_compression comp, const char *what)
 	int ok;
 
 	cfg_setup(&c, type, comp);
-	c.format_level = comp == COMPRESSION_GZIP ? 1 + (int)(strlen(what) % 9) :
-	    6;
+	c.format_level = level;
 	batch_init(&b, &c);
 	buf_init(&plain);
 	buf_init(&expect);
@@ -217,6 +199,8 @@ test_many(enum cfg_format type, enum cfg_compression comp, const char *what)
 	batch_finish(&b);
 	if (comp == COMPRESSION_GZIP)
 		ok = gunzip(&b.out, &plain) == 0;
+	else if (comp == COMPRESSION_ZSTD)
+		ok = t_unzstd(&b.out, &plain) == 0;
 	else {
 		buf_reset(&plain);
 		buf_add(&plain, b.out.data, b.out.len);
@@ -399,10 +383,13 @@ main(void)
 {
 	test_jsonl_gzip();
 	test_raw_exact();
-	test_many(FORMAT_JSONL, COMPRESSION_GZIP, "jsonl gzip");
-	test_many(FORMAT_RAW, COMPRESSION_GZIP, "raw gzip");
-	test_many(FORMAT_JSONL, COMPRESSION_NONE, "jsonl none");
-	test_many(FORMAT_RAW, COMPRESSION_NONE, "raw none");
+	test_many(FORMAT_JSONL, COMPRESSION_GZIP, 6, "jsonl gzip 6");
+	test_many(FORMAT_RAW, COMPRESSION_GZIP, 9, "raw gzip 9");
+	test_many(FORMAT_JSONL, COMPRESSION_GZIP, 1, "jsonl gzip 1 (ISA-L)");
+	test_many(FORMAT_JSONL, COMPRESSION_ZSTD, 1, "jsonl zstd 1");
+	test_many(FORMAT_RAW, COMPRESSION_ZSTD, 3, "raw zstd 3");
+	test_many(FORMAT_JSONL, COMPRESSION_NONE, 0, "jsonl none");
+	test_many(FORMAT_RAW, COMPRESSION_NONE, 0, "raw none");
 	test_limits();
 	test_key();
 	return t_done();

@@ -267,7 +267,7 @@ static const char full[] =
     "  key = \"{prefix}{shard}/{seq}\"; storage_class = \"standard_ia\";\n"
     "  sse = \"aws:kms\"; kms_key_id = \"alias/k\";\n"
     "  multipart_threshold = \"1G\"; part_size = \"5M\"; };\n"
-    "format = { type = \"raw\"; compression = \"none\"; level = 9;\n"
+    "format = { type = \"raw\"; compression = \"zstd\"; level = 9;\n"
     "  deaggregate = false; };\n"
     "local = { keep = 0; };\n"
     "sns = { topic_arn = \"arn:aws:sns:us-west-2:1:t\"; };\n"
@@ -311,7 +311,7 @@ check_full(const struct cfg *c, const char *name)
 	T_INTEQ(c->s3_multipart_threshold, 1 << 30, name);
 	T_INTEQ(c->s3_part_size, 5 << 20, name);
 	T_INTEQ(c->format_type, FORMAT_RAW, name);
-	T_INTEQ(c->format_compression, COMPRESSION_NONE, name);
+	T_INTEQ(c->format_compression, COMPRESSION_ZSTD, name);
 	T_INTEQ(c->format_level, 9, name);
 	T_INTEQ(c->format_deaggregate, 0, name);
 	T_INTEQ(c->local_keep, 0, name);
@@ -408,6 +408,16 @@ test_types(void)
 	    "format = { compression = \"none\"; };\n", NULL, 0, &c);
 	T_STREQ(c.s3_key, "{prefix}{stream}/{yyyy}/{mm}/{dd}/{hh}/"
 	    "{stream}-{shard}-{seq}.jsonl", "uncompressed default key");
+	T_INTEQ(c.format_level, 0, "none: no level");
+	cfg_free(&c);
+	expect_ok("zstd key", MINIMAL
+	    "format = { compression = \"zstd\"; };\n", NULL, 0, &c);
+	T_STREQ(c.s3_key, "{prefix}{stream}/{yyyy}/{mm}/{dd}/{hh}/"
+	    "{stream}-{shard}-{seq}.jsonl.zst", "zstd default key");
+	T_INTEQ(c.format_level, CFG_ZSTD_LEVEL_DEFAULT, "zstd default level 1");
+	cfg_free(&c);
+	expect_ok("gzip 12", MINIMAL "format = { level = 12; };\n", NULL, 0, &c);
+	T_INTEQ(c.format_level, 12, "gzip level 12 (libdeflate) accepted");
 	cfg_free(&c);
 
 	/* libconfig's other separators and a trailing comment */
@@ -547,9 +557,14 @@ test_errors(void)
 	expect_one("read = { max_records = -1; };\n",
 	    "t.conf:5: read.max_records: -1 out of range (1..10000)");
 	expect_one("format = { level = 0; };\n",
-	    "t.conf:5: format.level: 0 out of range (1..9)");
-	expect_one("format = { level = 10; };\n",
-	    "t.conf:5: format.level: 10 out of range (1..9)");
+	    "t.conf:5: format.level: 0 out of range (1..19)");
+	expect_one("format = { level = 13; };\n",
+	    "t.conf:5: format.level: 13 out of range for gzip (1..12)");
+	expect_one("format = { compression = \"zstd\"; level = 20; };\n",
+	    "t.conf:5: format.level: 20 out of range (1..19)");
+	expect_one("format = { compression = \"none\"; level = 1; };\n",
+	    "t.conf:5: format.level: not used with format.compression "
+	    "\"none\"");
 	expect_one("s3 = { part_size = \"4M\"; };\n",
 	    "t.conf:5: s3.part_size: 4M out of range (5M..5G)");
 	expect_one("statsd = { host = \"h\"; port = 70000; };\n",
@@ -571,11 +586,11 @@ test_errors(void)
 	expect_one("start_position = \"OLDEST\";\n",
 	    "t.conf:5: start_position: invalid value \"OLDEST\" (expected "
 	    "TRIM_HORIZON, LATEST or AT_TIMESTAMP)");
-	expect_one("format = { type = \"csv\"; compression = \"zstd\"; };\n",
+	expect_one("format = { type = \"csv\"; compression = \"lz4\"; };\n",
 	    "t.conf:5: format.type: invalid value \"csv\" (expected jsonl or "
 	    "raw)\n"
-	    "t.conf:5: format.compression: invalid value \"zstd\" (expected "
-	    "gzip or none)");
+	    "t.conf:5: format.compression: invalid value \"lz4\" (expected "
+	    "gzip, zstd or none)");
 	expect_one("log = { facility = \"kern\"; };\n",
 	    "t.conf:5: log.facility: invalid value \"kern\" (expected daemon, "
 	    "user, local0, local1, local2, local3, local4, local5, local6 or "
@@ -752,7 +767,7 @@ test_all_at_once(void)
 	    "t.conf:7: unknown setting \"bogus\"\n"
 	    "t.conf:8: format.type: invalid value \"xml\" (expected jsonl or "
 	    "raw)\n"
-	    "t.conf:8: format.level: 0 out of range (1..9)\n"
+	    "t.conf:8: format.level: 0 out of range (1..19)\n"
 	    "t.conf:9: workers.restart_min (2m) must not exceed "
 	    "workers.restart_max (1m)\n"
 	    "t.conf:10: credentials.access_key_id and "
