@@ -6,8 +6,10 @@ build/kinesis-keeper as its own child against it for each row, and measures:
 
   - CPU of the keeper (supervisor + workers, user+sys: os.wait4 of the
     supervisor, which reaps its workers) per GB of record data;
-  - the floor: gzip -N CPU on the exact JSON lines the keeper stored (and
-    Python's zlib, the library the keeper links, on the same lines);
+  - the floor: gzip -6 CPU on the exact JSON lines the keeper stored (and
+    Python's zlib on the same lines), and the row's own engine and level
+    alone on them (bench/floor.c, the keeper's compression module);
+  - per engine and level: the ratio (lines / stored bytes) beside zlib -6's;
   - the boto3 archiver (boto3_archiver.py) on a smaller sample, normalised;
   - peak RSS (VmHWM) of the supervisor and the worker, throughput;
   - 100 idle shards: CPU over a window, PSS per worker and what it is made of;
@@ -16,9 +18,10 @@ build/kinesis-keeper as its own child against it for each row, and measures:
 
 GB and MB are 10^9 and 10^6 bytes of record data (the decoded payloads).
 Options: --quick (small sizes, to try the bench itself), --rows a,b,...
-(logs1k-l6 logs1k-l1 metrics100-l6 boto3-logs1k-l6 boto3-metrics100-l6
-idle100 reshard100 profile-logs1k profile-metrics100, and idle500, which
-only runs when named), --no-profile, --idle-seconds N.
+(logs1k-l6 logs1k-l1 logs1k-l12 logs1k-zstd1 logs1k-zstd3 logs1k-zstd19
+metrics100-l6 metrics100-zstd1 boto3-logs1k-l6 boto3-metrics100-l6
+idle100 reshard100 profile-logs1k profile-metrics100, and idle500 and
+profile-logs1k-zstd1, which only run when named), --no-profile, --idle-seconds N.
 """
 import argparse
 import json
@@ -45,6 +48,7 @@ BUILT = os.path.join(ROOT, "build")
 # else during the benchmark cannot swap the programs between rows
 KEEPER = os.path.join(OUT, "bin", "kinesis-keeper")
 WORKER = os.path.join(OUT, "bin", "kinesis-keeper-worker")
+FLOOR = os.path.join(OUT, "bin", "kk-floor")
 TOPIC = "arn:aws:sns:us-east-1:123456789012:bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -283,7 +287,7 @@ def keeper_conf(path, stream, row, port, settings):
         "topology": {"refresh": "60s"},
         "batch": {"max_bytes": "64M", "max_age": "5m"},
         "s3": {"bucket": row, "path_style": True},
-        "format": {"level": 6},
+        "format": {},
         "sns": {"topic_arn": TOPIC},
         "log": {"level": "info"},
     }
@@ -402,27 +406,44 @@ def stored_objects(replay, row):
                   if not f.endswith(".part"))
 
 
-def unpack(files, dest):
+def unpack(files, dest, engine="gzip"):
     """Decompress the stored objects into one file of JSON lines; returns
-    (lines, bytes)."""
+    (lines, bytes). gzip objects may hold several members (libdeflate
+    writes one per 1 MiB chunk); zstd objects go through the zstd CLI."""
     lines = size = 0
     with open(dest, "wb") as out:
         for fn in files:
-            z = zlib.decompressobj(31)
+            if engine == "zstd":
+                p = subprocess.Popen(["zstd", "-d", "-c", "-q", fn],
+                                     stdout=subprocess.PIPE)
+                while True:
+                    d = p.stdout.read(1 << 20)
+                    if not d:
+                        break
+                    lines += d.count(b"\n")
+                    size += len(d)
+                    out.write(d)
+                if p.wait() != 0:
+                    raise SystemExit("%s: zstd -d failed" % fn)
+                continue
+            z, fed = zlib.decompressobj(31), False
             with open(fn, "rb") as f:
                 while True:
                     c = f.read(1 << 20)
                     if not c:
                         break
-                    d = z.decompress(c)
-                    lines += d.count(b"\n")
-                    size += len(d)
-                    out.write(d)
-            d = z.flush()
-            lines += d.count(b"\n")
-            size += len(d)
-            out.write(d)
-            if not z.eof:
+                    while c:
+                        d = z.decompress(c)
+                        fed = True
+                        lines += d.count(b"\n")
+                        size += len(d)
+                        out.write(d)
+                        c = b""
+                        if z.eof:
+                            # the next member starts in unused_data
+                            c = z.unused_data
+                            z, fed = zlib.decompressobj(31), False
+            if fed:
                 raise SystemExit("%s: truncated gzip stream" % fn)
     return lines, size
 
@@ -449,19 +470,48 @@ f = open(path, "rb"); c0 = cpu()
 while f.read(1 << 20): pass                 # the cost of reading alone
 f.seek(0); c1 = cpu()
 z = zlib.compressobj(lvl, zlib.DEFLATED, 31, 8)
+n = 0
 while True:
     b = f.read(1 << 20)
     if not b: break
-    z.compress(b)
-z.flush(); c2 = cpu()
-print((c2 - c1) - (c1 - c0))
+    n += len(z.compress(b))
+n += len(z.flush()); c2 = cpu()
+print((c2 - c1) - (c1 - c0), n)
 """
 
 
 def zlib_floor(level, path):
+    """zlib (Python's, the library gzip(1) is built on) on path: (CPU
+    seconds, compressed bytes)."""
     out = subprocess.run([sys.executable, "-c", ZLIB_FLOOR, str(level), path],
                          capture_output=True, text=True, check=True)
-    return float(out.stdout)
+    t, n = out.stdout.split()
+    return float(t), int(n)
+
+
+def build_floor():
+    """bench/floor.c, linked with the keeper's own compression module, as
+    build/bench/bin/kk-floor: an engine's floor on the same lines."""
+    objs = [os.path.join(BUILT, "obj", o) for o in (
+        "worker/compress.o", "common/util.o", "common/log.o")]
+    pkgs = subprocess.run(["pkg-config", "--cflags", "--libs", "libdeflate",
+                           "libzstd", "libisal", "libcrypto", "json-c"],
+                          capture_output=True, text=True,
+                          check=True).stdout.split()
+    subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-I",
+                    os.path.join(ROOT, "common"), "-I",
+                    os.path.join(ROOT, "worker"), "-o", FLOOR,
+                    os.path.join(HERE, "floor.c")] + objs + pkgs + ["-lm"],
+                   check=True)
+
+
+def engine_floor(engine, level, path):
+    """The keeper's compression module alone on path: (CPU seconds,
+    compressed bytes)."""
+    out = subprocess.run([FLOOR, engine, str(level), path],
+                         capture_output=True, text=True, check=True)
+    t, n = out.stdout.split()
+    return float(t), int(n)
 
 
 # -- rows ----------------------------------------------------------------------
@@ -469,10 +519,13 @@ def zlib_floor(level, path):
 def sizes(quick):
     if quick:
         return {"logs": 6, "metrics": 24, "boto_logs": 2, "boto_metrics": 4,
-                "parent": 1, "profile_logs": 3, "profile_metrics": 12}
-    # responses: logs1k ~10.5 MB each, metrics100 ~1.1 MB each
+                "parent": 1, "profile_logs": 3, "profile_metrics": 12,
+                "logs_mid": 3, "logs_slow": 1}
+    # responses: logs1k ~10.5 MB each, metrics100 ~1.1 MB each; the slow
+    # levels (gzip 12, zstd 19) on a sample, to keep the run short
     return {"logs": None, "metrics": None, "boto_logs": 10, "boto_metrics": 16,
-            "parent": 1, "profile_logs": 12, "profile_metrics": 60}
+            "parent": 1, "profile_logs": 12, "profile_metrics": 60,
+            "logs_mid": 12, "logs_slow": 3}
 
 
 def run_keeper_row(replay, row, dataset, responses, settings, level_floor,
@@ -526,7 +579,9 @@ def run_keeper_row(replay, row, dataset, responses, settings, level_floor,
          if w["start"] else None,
          "wall_archive": b["last_put_done"] - sh["first_get_records"],
          "wall_read": sh["end_served"] - sh["first_get_records"],
-         "level": settings.get("format.level", 6),
+         "engine": settings.get("format.compression", "gzip"),
+         "level": settings.get("format.level", 1 if settings.get(
+             "format.compression") == "zstd" else 6),
          "sup_cpu": k.sup_cpu, "replay_cpu": rep1 - rep0,
          "wall_total": k.t_exit - k.t0,
          "worker_rss_at_peak": w.get("at_peak"),
@@ -544,11 +599,20 @@ def run_keeper_row(replay, row, dataset, responses, settings, level_floor,
     r["rps"] = r["records"] / r["wall_archive"]
     # the floor on the exact lines it stored
     lines_path = os.path.join(OUT, "run", row, "lines.jsonl")
-    lines, lbytes = unpack(stored_objects(replay, row), lines_path)
+    lines, lbytes = unpack(stored_objects(replay, row), lines_path,
+                           r["engine"])
     r["lines"], r["line_bytes"] = lines, lbytes
+    # the floors, on the lines it stored: gzip(1) and zlib at level_floor
+    # (6: the floor every engine is measured against), and the row's own
+    # engine and level alone (bench/floor.c)
     fl, _ = child_cpu(["gzip", "-%d" % level_floor, "-c"], lines_path)
     r["floor_gzip"] = fl
-    r["floor_zlib"] = zlib_floor(level_floor, lines_path)
+    r["floor_zlib"], r["floor_zlib_bytes"] = zlib_floor(level_floor,
+                                                        lines_path)
+    r["floor_engine"], r["floor_engine_bytes"] = engine_floor(
+        r["engine"], r["level"], lines_path)
+    r["ratio"] = lbytes / max(r["stored"], 1)
+    r["floor_ratio"] = lbytes / max(r["floor_zlib_bytes"], 1)
     os.unlink(lines_path)
     if lines != r["records"] or r["sns_records"] != r["records"]:
         r["odd"] = "records served %d, lines stored %d, notified %d" % (
@@ -896,7 +960,7 @@ def perf_attach(row, pids, seconds):
     return perf_summary(data)
 
 
-def run_profile(replay, row, dataset, responses, results):
+def run_profile(replay, row, dataset, responses, results, settings=None):
     stream = "s-" + row
     shard = "shardId-000000000000"
     replay.streams({stream: {"shards": [{"id": shard, "data": dataset,
@@ -904,7 +968,7 @@ def run_profile(replay, row, dataset, responses, results):
     data = os.path.join(OUT, "run", row + ".perf.data")
     log("%s: perf record of the keeper, %s (%d responses)" % (
         row, dataset, responses))
-    k = Keeper(replay, row, stream, {}, wrap=[
+    k = Keeper(replay, row, stream, settings or {}, wrap=[
         "perf", "record", "-q", "-F", "1999", "-e", "cpu-clock", "-o", data,
         "--"])
     wait_for(drained(replay, stream, [shard]), 600, row + " to drain", 0.02)
@@ -948,8 +1012,10 @@ def report(res, env):
     def line(name, rec, mb, cpu, pergb, ratio, rss, mbps):
         P("%-31s %9s %6s %7s %9s %7s %17s %6s" % (
             name, rec, mb, cpu, pergb, ratio, rss, mbps))
-    groups = [("logs1k-l6", "boto3-logs1k-l6"), ("logs1k-l1", None),
-              ("metrics100-l6", "boto3-metrics100-l6")]
+    boto = {"logs1k-l6": "boto3-logs1k-l6",
+            "metrics100-l6": "boto3-metrics100-l6"}
+    groups = [(k, boto.get(k)) for k, r in res.items()
+              if r.get("kind") == "keeper"]
     for krow, brow in groups:
         r = res.get(krow)
         if r is None:
@@ -974,6 +1040,30 @@ def report(res, env):
                 b["bytes"] / 1e6), "%.2f" % b["cpu"], "%.2f" % (b["cpu"] / bgb),
                 "%.2f" % (b["cpu"] / bgb / flg), "%.1f" % (
                     b["peak_rss"] / MiB), "%.1f" % b["mbps"])
+    P()
+    P("engines and levels (issue 16): ratio = JSON lines / stored bytes; "
+      "x zlib-6 = keeper CPU/GB over the gzip -6 floor on the same lines; "
+      "engine floor = the keeper's compression module alone on them")
+    hdr = "%-18s %-8s %6s %7s %9s %8s %12s %7s %11s" % (
+        "row", "engine", "ratio", "zlib-6", "CPU-s/GB", "x zlib-6",
+        "engine floor", "MB/s", "wk RSS MiB")
+    P(hdr)
+    P("-" * len(hdr))
+    for k, r in res.items():
+        if r.get("kind") != "keeper" or "floor_engine" not in r:
+            continue
+        gb = r["bytes"] / 1e9
+        P("%-18s %-8s %6.2f %7.2f %9.2f %8.2f %12.2f %7.1f %11.1f" % (
+            k, "%s %d" % (r["engine"], r["level"]), r["ratio"],
+            r["floor_ratio"], r["cpu"] / gb, r["cpu"] / r["floor_gzip"],
+            r["floor_engine"] / gb, r["mbps"], r["worker_hwm"] / MiB))
+    P("floors, CPU-s/GB on the same lines: " + "; ".join(
+        "%s gzip -6 %.2f, zlib -6 %.2f, %s %d %.2f" % (
+            k, r["floor_gzip"] / (r["bytes"] / 1e9),
+            r["floor_zlib"] / (r["bytes"] / 1e9), r["engine"], r["level"],
+            r["floor_engine"] / (r["bytes"] / 1e9))
+        for k, r in res.items()
+        if r.get("kind") == "keeper" and "floor_engine" in r))
     P()
     for k, r in res.items():
         if r.get("kind") != "keeper":
@@ -1027,6 +1117,18 @@ def report(res, env):
             "%.2fx" % (r["cpu"] / r["floor_gzip"]), "<= 1.3x")
         tgt("  (over zlib -6, the library it uses)",
             "%.2fx" % (r["cpu"] / r["floor_zlib"]), "")
+    for row, what, goal in (
+            ("logs1k-l6", "gzip 6 (libdeflate, the default)", "<= 0.7x"),
+            ("logs1k-l1", "gzip 1 (ISA-L, the fast level)", "<= 0.3x"),
+            ("logs1k-zstd1", "zstd 1 (the zstd default)", "<= 0.3x")):
+        r = res.get(row)
+        if r:
+            tgt("%s CPU/GB over the zlib-6 floor" % what,
+                "%.2fx" % (r["cpu"] / r["floor_gzip"]), goal)
+            if goal != "<= 0.3x" or row.endswith("zstd1"):
+                tgt("  ratio against zlib -6's on the same lines",
+                    "%.2f vs %.2f" % (r["ratio"], r["floor_ratio"]),
+                    ">= zlib -6's")
     r = res.get("metrics100-l6")
     if r:
         tgt("keeper CPU/GB over the gzip -6 floor, 100 B records",
@@ -1201,13 +1303,15 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     env = environment()
     env["programs"] = snapshot_programs()
+    build_floor()
     sz = sizes(a.quick)
     want = set(a.rows.split(",")) if a.rows else None
 
     def on(name):
         # idle500 (500 processes, and a replay server at 500 calls/s on
-        # the same cores) only when asked for
-        return name in want if want else name != "idle500"
+        # the same cores) and the zstd profile only when asked for
+        return name in want if want else name not in (
+            "idle500", "profile-logs1k-zstd1")
     ddir = os.path.join(OUT, "data")
     missing = [d for d in datagen.DATASETS if datagen.load_index(ddir, d) is None]
     if missing:
@@ -1229,10 +1333,24 @@ def main():
         if on("logs1k-l1"):
             run_keeper_row(replay, "logs1k-l1", "logs1k", sz["logs"], {
                 "format.level": 1, "s3.multipart_threshold": "8M",
-                "s3.part_size": "5M"}, 1, res)
+                "s3.part_size": "5M"}, 6, res)
+        # a row per engine and level (issue 16); every floor at zlib -6
+        for row, n, st in (
+                ("logs1k-l12", sz["logs_slow"], {"format.level": 12}),
+                ("logs1k-zstd1", sz["logs"], {"format.compression": "zstd"}),
+                ("logs1k-zstd3", sz["logs_mid"], {
+                    "format.compression": "zstd", "format.level": 3}),
+                ("logs1k-zstd19", sz["logs_slow"], {
+                    "format.compression": "zstd", "format.level": 19})):
+            if on(row):
+                run_keeper_row(replay, row, "logs1k", n, st, 6, res)
         if on("metrics100-l6"):
             run_keeper_row(replay, "metrics100-l6", "metrics100",
                            sz["metrics"], {}, 6, res)
+        if on("metrics100-zstd1"):
+            run_keeper_row(replay, "metrics100-zstd1", "metrics100",
+                           sz["metrics"], {"format.compression": "zstd"}, 6,
+                           res)
         if on("boto3-logs1k-l6"):
             run_boto3_row(replay, "boto3-logs1k-l6", "logs1k", sz["boto_logs"],
                           res)
@@ -1247,7 +1365,8 @@ def main():
         if on("reshard100"):
             run_reshard(replay, 100, sz["parent"], res)
         if not a.no_profile and (on("profile-logs1k") or
-                                 on("profile-metrics100")):
+                                 on("profile-metrics100") or
+                                 on("profile-logs1k-zstd1")):
             if perf_works():
                 if on("profile-logs1k"):
                     run_profile(replay, "profile-logs1k", "logs1k",
@@ -1255,6 +1374,10 @@ def main():
                 if on("profile-metrics100"):
                     run_profile(replay, "profile-metrics100", "metrics100",
                                 sz["profile_metrics"], res)
+                if on("profile-logs1k-zstd1"):
+                    run_profile(replay, "profile-logs1k-zstd1", "logs1k",
+                                sz["profile_logs"], res,
+                                {"format.compression": "zstd"})
             else:
                 log("perf cannot sample here: no profile (try valgrind "
                     "--tool=callgrind on a small run)")
