@@ -6,7 +6,8 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 pkgs="build-essential pkg-config libcurl4-openssl-dev libjson-c-dev
-libconfig-dev zlib1g-dev libssl-dev clang mandoc jq curl python3"
+libconfig-dev zlib1g-dev libssl-dev libdeflate-dev libzstd-dev libisal-dev
+clang mandoc jq curl python3 zstd openjdk-17-jdk-headless"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -28,11 +29,12 @@ python3 -c 'import moto, boto3' 2>/dev/null || {
 	exit 1
 }
 if [ ! -d build/npm/node_modules/kinesalite ] ||
-    [ ! -d build/npm/node_modules/aws-kinesis-agg ]; then
+    [ ! -d build/npm/node_modules/aws-kinesis-agg ] ||
+    [ ! -d build/npm/node_modules/@duckdb/node-api ]; then
 	mkdir -p build/npm
-	echo "# npm install kinesalite aws-kinesis-agg"
+	echo "# npm install kinesalite aws-kinesis-agg @duckdb/node-api"
 	npm install --silent --no-audit --no-fund --prefix build/npm \
-	    kinesalite@3 aws-kinesis-agg@4 >/dev/null 2>&1 || {
+	    kinesalite@3 aws-kinesis-agg@4 @duckdb/node-api >/dev/null 2>&1 || {
 		echo "# npm install failed"
 		exit 1
 	}
