@@ -493,7 +493,7 @@ def build_floor():
     """bench/floor.c, linked with the keeper's own compression module, as
     build/bench/bin/kk-floor: an engine's floor on the same lines."""
     objs = [os.path.join(BUILT, "obj", o) for o in (
-        "worker/compress.o", "common/util.o", "common/log.o")]
+        "worker/compress.o", "libcommon.a")]
     pkgs = subprocess.run(["pkg-config", "--cflags", "--libs", "libdeflate",
                            "libzstd", "libisal", "libcrypto", "json-c"],
                           capture_output=True, text=True,
