@@ -41,12 +41,14 @@ COMMON_SRCS = common/log.c common/util.c common/cfg.c common/cfg_check.c \
 	      common/s3.c common/sns.c common/health.c
 SUP_SRCS    = supervisor/keeper.c supervisor/metrics.c
 WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c \
+	      worker/jsonpath.c \
 	      worker/compress.c
 # the worker's modules the unit tests call (its main() left out)
 WORKER_LIB_SRCS = $(filter-out worker/worker.c,$(WORKER_SRCS))
 
 UNIT_TESTS  = test_util test_cfg test_sigv4 test_msg test_record test_kpl \
-	      test_batch test_ckpt test_kinesis test_health test_compress
+	      test_batch test_ckpt test_kinesis test_health test_compress \
+	      test_jsonpath
 
 COMMON_OBJS = $(COMMON_SRCS:%.c=build/obj/%.o)
 SUP_OBJS    = $(SUP_SRCS:%.c=build/obj/%.o)

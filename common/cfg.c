@@ -123,6 +123,8 @@ const struct key cfg_keys[] = {
 	NUM("batch.max_bytes", K_SIZE, batch_max_bytes, "64M", 1, 4 * GIB),
 	NUM("batch.max_age", K_DURATION, batch_max_age_ms, "5m", 10,
 	    24 * HOUR),
+	NUM("batch.max_partitions", K_INT, batch_max_partitions, "16", 1,
+	    CFG_MAX_PARTITIONS),
 
 	STR("s3.bucket", s3_bucket, NULL, check_bucket, 0),
 	STR("s3.prefix", s3_prefix, "", check_prefix, KF_EMPTY_OK),

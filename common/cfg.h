@@ -27,6 +27,12 @@ enum cfg_compression {
 	COMPRESSION_ZSTD
 };
 
+/* batch.max_partitions at most; {json:PATH} placeholders in s3.key at most,
+ * and the longest PATH */
+#define CFG_MAX_PARTITIONS	1000
+#define CFG_MAX_JSON_KEYS	8
+#define CFG_MAX_JSON_PATH	200
+
 /* format.level: the range of each engine, and its default when unset */
 #define CFG_GZIP_LEVEL_MIN	1
 #define CFG_GZIP_LEVEL_MAX	12
@@ -78,6 +84,7 @@ struct cfg {
 	uint64_t	 batch_max_records;	/* 500000 */
 	uint64_t	 batch_max_bytes;	/* 64M */
 	uint64_t	 batch_max_age_ms;	/* 5m */
+	int		 batch_max_partitions;	/* 16: objects open per batch */
 
 	char		*s3_bucket;		/* required */
 	char		*s3_prefix;		/* "" */

@@ -129,9 +129,10 @@ check_prefix(const char *s, char *why, size_t len)
 }
 
 /*
- * The key must name each batch uniquely and stably: {shard} and {seq}
+ * The key must name each object uniquely and stably: {shard} and {seq}
  * identify its first record, and only placeholders derived from that
- * record are allowed, so a re-read batch overwrites the same object.
+ * record are allowed (its arrival time, members of its payload), so a
+ * re-read batch overwrites the same objects.
  */
 int
 check_key(const char *s, char *why, size_t len)
@@ -139,8 +140,8 @@ check_key(const char *s, char *why, size_t len)
 	static const char *const ph[] = {
 		"prefix", "stream", "shard", "seq", "yyyy", "mm", "dd", "hh"
 	};
-	const char *p, *end;
-	int shard = 0, seq = 0;
+	const char *p, *end, *q;
+	int shard = 0, seq = 0, njson = 0;
 	size_t i, n;
 
 	if (*s == '/') {
@@ -160,13 +161,34 @@ check_key(const char *s, char *why, size_t len)
 			return -1;
 		}
 		n = (size_t)(end - p - 1);
+		if (n > 5 && strncmp(p + 1, "json:", 5) == 0) {
+			/* dot-separated member names, none empty */
+			for (q = p + 6; q < end; q++)
+				if (*q == '.' && (q == p + 6 || q + 1 == end ||
+				    q[1] == '.'))
+					break;
+			if (q < end || n - 5 > CFG_MAX_JSON_PATH) {
+				snprintf(why, len, "bad placeholder \"%.*s\" "
+				    "(expected {json:name.name...}, names not "
+				    "empty, at most %d characters)", (int)(n + 2),
+				    p, CFG_MAX_JSON_PATH);
+				return -1;
+			}
+			if (++njson > CFG_MAX_JSON_KEYS) {
+				snprintf(why, len, "more than %d {json:...} "
+				    "placeholders", CFG_MAX_JSON_KEYS);
+				return -1;
+			}
+			p = end;
+			continue;
+		}
 		for (i = 0; i < sizeof(ph) / sizeof(ph[0]); i++)
 			if (strlen(ph[i]) == n && strncmp(p + 1, ph[i], n) == 0)
 				break;
 		if (i == sizeof(ph) / sizeof(ph[0])) {
 			snprintf(why, len, "unknown placeholder \"%.*s\" "
 			    "(expected {prefix} {stream} {shard} {seq} {yyyy} "
-			    "{mm} {dd} {hh})", (int)(n + 2), p);
+			    "{mm} {dd} {hh} {json:PATH})", (int)(n + 2), p);
 			return -1;
 		}
 		shard |= strcmp(ph[i], "shard") == 0;

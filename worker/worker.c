@@ -176,7 +176,8 @@ send_stats(int force)
 }
 
 static void
-local_copy(const char *key, const void *data, size_t len)
+local_copy(const char *key, const char *first_seq, const void *data,
+    size_t len)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 1024];
 	struct dirent *de;
@@ -194,7 +195,7 @@ local_copy(const char *key, const void *data, size_t len)
 			*p = '_';
 	if (strlen(name) > 250 || name[0] == '.') {
 		free(name);
-		xasprintf(&name, "%s.obj", w.batch.first.seq);
+		xasprintf(&name, "%s.obj", first_seq);
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	free(name);
@@ -241,11 +242,11 @@ local_copy(const char *key, const void *data, size_t len)
 }
 
 static char *
-notification(const char *key, const char *sha, size_t stored)
+notification(const struct part *b, const char *key, const char *sha,
+    size_t stored)
 {
 	struct json_object *j;
 	char *uri, *s, ts[32];
-	struct batch *b = &w.batch;
 
 	j = json_object_new_object();
 	json_object_object_add(j, "version", json_object_new_int(1));
@@ -286,46 +287,35 @@ notification(const char *key, const char *sha, size_t stored)
 }
 
 /*
- * Archive the current batch. Returns 0 when the checkpoint advanced, -1 if
- * S3 could not take the object before the shutdown deadline (nothing is
- * lost: the checkpoint did not move, the records will be read again).
+ * Upload one object of the batch, retrying while S3 fails (back-pressure:
+ * nothing more is read meanwhile). -1 if S3 could not take it before the
+ * shutdown deadline.
  */
 static int
-flush(int shard_done)
+upload(struct part *p, const char *key, char *sha)
 {
-	struct batch *b = &w.batch;
-	struct buf key;
 	struct s3_put put;
 	struct sigv4_kv meta[4];
 	struct aws_result res;
-	struct ckpt ck;
-	struct msg_flush fm;
-	char sha[65], md5[32], nrec[32], *msg;
-	uint64_t t0 = b->opened_ms, start = now_ms();
+	char md5[32], nrec[32];
 	unsigned attempt = 0;
 
-	if (b->records == 0)
-		return 0;
-	batch_finish(b);
-	buf_init(&key);
-	batch_key(&key, &w.cfg, w.shard, b->first.seq, b->first.has_sub,
-	    b->first.sub, b->first_ts);
-	sha256_hex(b->out.data, b->out.len, sha);
-	md5_base64(b->out.data, b->out.len, md5);
-	snprintf(nrec, sizeof(nrec), "%llu", (unsigned long long)b->records);
+	sha256_hex(p->out.data, p->out.len, sha);
+	md5_base64(p->out.data, p->out.len, md5);
+	snprintf(nrec, sizeof(nrec), "%llu", (unsigned long long)p->records);
 	meta[0].name = "records";
 	meta[0].value = nrec;
 	meta[1].name = "first-seq";
-	meta[1].value = b->first.seq;
+	meta[1].value = p->first.seq;
 	meta[2].name = "last-seq";
-	meta[2].value = b->last.seq;
+	meta[2].value = p->last.seq;
 	meta[3].name = "sha256";
 	meta[3].value = sha;
 	memset(&put, 0, sizeof(put));
 	put.bucket = w.cfg.s3_bucket;
-	put.key = key.data;
-	put.body = b->out.data;
-	put.len = b->out.len;
+	put.key = key;
+	put.body = p->out.data;
+	put.len = p->out.len;
 	put.content_type = comp_content_type(w.cfg.format_compression);
 	if (put.content_type == NULL)
 		put.content_type = w.cfg.format_type == FORMAT_RAW ?
@@ -336,7 +326,6 @@ flush(int shard_done)
 	put.nmeta = 4;
 	put.upload_state = w.upload_state;
 
-	/* back-pressure: while S3 fails we retry and read nothing more */
 	aws_result_init(&res);
 	while (s3_put_object(&w.aws, &w.cfg, &put, &res) == -1) {
 		uint64_t d;
@@ -345,15 +334,14 @@ flush(int shard_done)
 		if (w.stopping && now_ms() >= w.stop_deadline) {
 			log_warnx("flush of %llu records to s3://%s/%s abandoned "
 			    "at shutdown: %s (nothing lost: the checkpoint did "
-			    "not move)", (unsigned long long)b->records,
-			    w.cfg.s3_bucket, key.data, aws_strerror(&res));
+			    "not move)", (unsigned long long)p->records,
+			    w.cfg.s3_bucket, key, aws_strerror(&res));
 			aws_result_free(&res);
-			buf_free(&key);
 			return -1;
 		}
 		d = backoff_ms(attempt++, ERROR_BASE_MS, ERROR_CAP_MS);
 		log_warnx("s3 put s3://%s/%s: %s; retrying in %llu ms",
-		    w.cfg.s3_bucket, key.data, aws_strerror(&res),
+		    w.cfg.s3_bucket, key, aws_strerror(&res),
 		    (unsigned long long)d);
 		send_stats(0);
 		if (w.stopping && now_ms() + d > w.stop_deadline)
@@ -362,17 +350,51 @@ flush(int shard_done)
 		wait_events(d);
 	}
 	aws_result_free(&res);
+	return 0;
+}
 
-	local_copy(key.data, b->out.data, b->out.len);
+/*
+ * Archive the current batch: one object per part (partition), then one
+ * checkpoint after the batch's last record. Returns 0 when the checkpoint
+ * advanced, -1 if S3 could not take an object before the shutdown
+ * deadline (nothing is lost: the checkpoint did not move, the records
+ * will be read again, and each part's key, which depends only on its
+ * first record, is written again with the same name).
+ */
+static int
+flush(int shard_done)
+{
+	struct batch *b = &w.batch;
+	struct buf *keys;
+	struct ckpt ck;
+	struct msg_flush *fm;
+	struct part *p;
+	char sha[65], *msg;
+	uint64_t t0 = b->opened_ms, start = now_ms();
+	size_t i, n = b->nparts;
+	int r = -1;
 
-	/* the outbox entry before the checkpoint: see outbox.h */
-	msg = notification(key.data, sha, b->out.len);
-	memset(&fm, 0, sizeof(fm));
-	if (w.cfg.sns_topic_arn != NULL &&
-	    outbox_put(w.cfg.state_dir, w.shard, &b->first, &b->last, msg,
-	    fm.outbox, sizeof(fm.outbox)) == -1)
-		fatal("outbox entry for s3://%s/%s", w.cfg.s3_bucket, key.data);
-	free(msg);
+	if (b->records == 0)
+		return 0;
+	batch_finish(b);
+	keys = xcalloc(n, sizeof(*keys));
+	fm = xcalloc(n, sizeof(*fm));
+	for (i = 0; i < n; i++) {
+		p = b->parts[i];
+		buf_init(&keys[i]);
+		batch_part_key(&keys[i], b, p, w.shard);
+		if (upload(p, keys[i].data, sha) == -1)
+			goto out;
+		local_copy(keys[i].data, p->first.seq, p->out.data, p->out.len);
+		/* the outbox entry before the checkpoint: see outbox.h */
+		msg = notification(p, keys[i].data, sha, p->out.len);
+		if (w.cfg.sns_topic_arn != NULL &&
+		    outbox_put(w.cfg.state_dir, w.shard, &p->first, &p->last,
+		    msg, fm[i].outbox, sizeof(fm[i].outbox)) == -1)
+			fatal("outbox entry for s3://%s/%s", w.cfg.s3_bucket,
+			    keys[i].data);
+		free(msg);
+	}
 
 	memset(&ck, 0, sizeof(ck));
 	snprintf(ck.pos.seq, sizeof(ck.pos.seq), "%s", b->last.seq);
@@ -380,28 +402,39 @@ flush(int shard_done)
 	ck.pos.has_sub = b->last.has_sub && !b->last_complete;
 	ck.pos.sub = b->last.sub;
 	ck.done = shard_done;
-	snprintf(ck.key, sizeof(ck.key), "%s", key.data);
+	/* the object holding the batch's last record */
+	snprintf(ck.key, sizeof(ck.key), "%s", keys[b->cur].data);
 	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
 		fatal("checkpoint for %s", w.shard);
 
-	fm.records = b->records;
-	fm.bytes = b->bytes;
-	fm.stored_bytes = b->out.len;
-	fm.latency_ms = now_ms() - t0;
-	log_info("flushed %llu records to s3://%s/%s (%zu bytes, %llu ms)",
-	    (unsigned long long)b->records, w.cfg.s3_bucket, key.data,
-	    b->out.len, (unsigned long long)(now_ms() - start));
-	if (msg_send(SUP_FD, MSG_FLUSH, w.gen, &fm, sizeof(fm), 2000) == -1)
-		log_warn("report flush to supervisor");	/* the outbox has it */
-	buf_free(&key);
+	for (i = 0; i < n; i++) {
+		p = b->parts[i];
+		fm[i].records = p->records;
+		fm[i].bytes = p->bytes;
+		fm[i].stored_bytes = p->out.len;
+		fm[i].latency_ms = now_ms() - t0;
+		log_info("flushed %llu records to s3://%s/%s (%zu bytes, %llu "
+		    "ms)", (unsigned long long)p->records, w.cfg.s3_bucket,
+		    keys[i].data, p->out.len,
+		    (unsigned long long)(now_ms() - start));
+		if (msg_send(SUP_FD, MSG_FLUSH, w.gen, &fm[i], sizeof(fm[i]),
+		    2000) == -1)
+			log_warn("report flush to supervisor"); /* outbox has it */
+	}
 	batch_reset(b);
 	/* give a big batch's memory back: an idle shard should not keep the
 	 * high-water mark of its busiest minute */
-	if (b->out.cap > BIG_BUFFER) {
-		buf_free(&b->out);
+	if (b->parts[0]->out.cap > BIG_BUFFER) {
+		buf_free(&b->parts[0]->out);
 		malloc_trim(0);
 	}
-	return 0;
+	r = 0;
+out:
+	for (i = 0; i < n; i++)
+		buf_free(&keys[i]);
+	free(keys);
+	free(fm);
+	return r;
 }
 
 static void
@@ -487,7 +520,17 @@ consume(const char *seq, int has_sub, uint64_t sub, int64_t ts,
 	r.ts_ms = ts;
 	r.data = data;
 	r.data_len = len;
-	batch_add(&w.batch, &r, complete);
+	if (batch_add(&w.batch, &r, complete) == -1) {
+		/* a partition past batch.max_partitions: this batch ends
+		 * here, the record opens the next (nothing is dropped) */
+		log_info("batch.max_partitions (%d) reached at %s: flushing %zu "
+		    "objects early", w.cfg.batch_max_partitions, seq,
+		    w.batch.nparts);
+		if (flush(0) == -1)
+			exit(EX_FATAL);
+		if (batch_add(&w.batch, &r, complete) == -1)
+			fatalx("record %s fits no partition", seq);
+	}
 	pos_set(&w.pos, seq, has_sub, sub);
 	w.pos_complete = complete;
 	if (batch_size_reached(&w.batch))

@@ -20,6 +20,9 @@
 #include "unpack.h"
 #include "util.h"
 
+/* the body of a batch of one object */
+#define OUT0	(b.parts[0]->out)
+
 #define DEFAULT_KEY \
 	"{prefix}{stream}/{yyyy}/{mm}/{dd}/{hh}/{stream}-{shard}-{seq}.jsonl.gz"
 
@@ -37,6 +40,7 @@ cfg_setup(struct cfg *c, enum cfg_format type, enum cfg_compression comp)
 	c->batch_max_records = 500000;
 	c->batch_max_bytes = 64 * 1024 * 1024;
 	c->batch_max_age_ms = 300000;
+	c->batch_max_partitions = 16;
 }
 
 /* A gzip body: one or more complete members (libdeflate writes one per
@@ -92,10 +96,10 @@ test_jsonl_gzip(void)
 	mkrec(&r, "2", "user-42", 1479747468000LL, bin, sizeof(bin));
 	batch_add(&b, &r, 1);
 	batch_finish(&b);
-	T_OK(b.out.len > 18 && (unsigned char)b.out.data[0] == 0x1f &&
-	    (unsigned char)b.out.data[1] == 0x8b && b.out.data[2] == 8,
+	T_OK(OUT0.len > 18 && (unsigned char)OUT0.data[0] == 0x1f &&
+	    (unsigned char)OUT0.data[1] == 0x8b && OUT0.data[2] == 8,
 	    "gzip: RFC 1952 magic and deflate method");
-	T_INTEQ(gunzip(&b.out, &plain), 0, "gzip: complete members");
+	T_INTEQ(gunzip(&OUT0, &plain), 0, "gzip: complete members");
 	T_STREQ(plain.data, want, "gzip: inflates to exactly the jsonl lines");
 	T_INTEQ(b.records, 2, "records counted");
 	T_INTEQ(b.bytes, 8 + 2, "payload bytes counted");
@@ -106,23 +110,23 @@ test_jsonl_gzip(void)
 
 	/* finishing twice changes nothing */
 	{
-		size_t len = b.out.len;
+		size_t len = OUT0.len;
 
 		batch_finish(&b);
-		T_INTEQ(b.out.len, len, "batch_finish is idempotent");
+		T_INTEQ(OUT0.len, len, "batch_finish is idempotent");
 	}
 
 	/* a reset batch is a new object, with only its own records */
 	batch_reset(&b);
 	T_OK(b.records == 0 && b.bytes == 0 && b.first.seq[0] == '\0' &&
-	    b.last.seq[0] == '\0' && b.out.len == 0, "batch_reset empties");
+	    b.last.seq[0] == '\0' && OUT0.len == 0, "batch_reset empties");
 	mkrec(&r, "3", "k", 0, "\"x\"", 3);
 	r.has_sub = 1;
 	r.sub = 4;
 	batch_add(&b, &r, 0);
 	batch_finish(&b);
 	record_format_jsonl(&expect, &r);
-	T_OK(gunzip(&b.out, &plain) == 0 && plain.len == expect.len &&
+	T_OK(gunzip(&OUT0, &plain) == 0 && plain.len == expect.len &&
 	    memcmp(plain.data, expect.data, expect.len) == 0,
 	    "after reset: only the new record");
 	T_OK(b.first.has_sub == 1 && b.first.sub == 4 && b.last.has_sub == 1 &&
@@ -132,7 +136,7 @@ test_jsonl_gzip(void)
 	/* an empty batch is still a valid (empty) gzip stream */
 	batch_reset(&b);
 	batch_finish(&b);
-	T_OK(gunzip(&b.out, &plain) == 0 && plain.len == 0,
+	T_OK(gunzip(&OUT0, &plain) == 0 && plain.len == 0,
 	    "an empty batch inflates to nothing");
 
 	buf_free(&plain);
@@ -156,6 +160,8 @@ test_many(enum cfg_format type, enum cfg_compression comp, int level,
 	int ok;
 
 	cfg_setup(&c, type, comp);
+	/* one object: the records span an hour boundary */
+	c.s3_key = (char *)(uintptr_t)"{prefix}{shard}-{seq}";
 	c.format_level = level;
 	batch_init(&b, &c);
 	buf_init(&plain);
@@ -198,12 +204,12 @@ test_many(enum cfg_format type, enum cfg_compression comp, int level,
 	}
 	batch_finish(&b);
 	if (comp == COMPRESSION_GZIP)
-		ok = gunzip(&b.out, &plain) == 0;
+		ok = gunzip(&OUT0, &plain) == 0;
 	else if (comp == COMPRESSION_ZSTD)
-		ok = t_unzstd(&b.out, &plain) == 0;
+		ok = t_unzstd(&OUT0, &plain) == 0;
 	else {
 		buf_reset(&plain);
-		buf_add(&plain, b.out.data, b.out.len);
+		buf_add(&plain, OUT0.data, OUT0.len);
 		ok = 1;
 	}
 	T_OK(ok && plain.len == expect.len &&
@@ -237,7 +243,7 @@ test_raw_exact(void)
 	mkrec(&r, "3", "k", 0, "a\0b", 3);
 	batch_add(&b, &r, 1);
 	batch_finish(&b);
-	T_OK(b.out.len == 11 && memcmp(b.out.data, "hello\n\na\0b\n", 11) == 0,
+	T_OK(OUT0.len == 11 && memcmp(OUT0.data, "hello\n\na\0b\n", 11) == 0,
 	    "raw, none: payloads each followed by a newline");
 	batch_free(&b);
 
@@ -248,7 +254,7 @@ test_raw_exact(void)
 	mkrec(&r, "2", "k", 0, "a\0b", 3);
 	batch_add(&b, &r, 1);
 	batch_finish(&b);
-	T_OK(gunzip(&b.out, &plain) == 0 && plain.len == 10 &&
+	T_OK(gunzip(&OUT0, &plain) == 0 && plain.len == 10 &&
 	    memcmp(plain.data, "hello\na\0b\n", 10) == 0,
 	    "raw, gzip: inflates to the payloads and newlines");
 	batch_free(&b);
@@ -258,7 +264,7 @@ test_raw_exact(void)
 	mkrec(&r, "7", "p", 1479747467053LL, "{ \"a\" : [ 1 , 2 ] }", 19);
 	batch_add(&b, &r, 1);
 	batch_finish(&b);
-	T_STREQ(b.out.data, "{\"seq\":\"7\",\"pk\":\"p\","
+	T_STREQ(OUT0.data, "{\"seq\":\"7\",\"pk\":\"p\","
 	    "\"ts\":\"2016-11-21T16:57:47.053Z\",\"data\":{\"a\":[1,2]}}\n",
 	    "jsonl, none: the line itself");
 	buf_free(&plain);
@@ -325,10 +331,13 @@ key(struct buf *out, const char *tmpl, const char *prefix, const char *seq,
 {
 	struct cfg c;
 
+	struct pos first;
+
 	cfg_setup(&c, FORMAT_JSONL, COMPRESSION_GZIP);
 	c.s3_key = (char *)(uintptr_t)tmpl;
 	c.s3_prefix = (char *)(uintptr_t)prefix;
-	batch_key(out, &c, "shardId-000000000003", seq, has_sub, sub, ts);
+	pos_set(&first, seq, has_sub, sub);
+	batch_key(out, &c, "shardId-000000000003", &first, ts, NULL);
 }
 
 static void
@@ -378,6 +387,131 @@ test_key(void)
 	buf_free(&k);
 }
 
+/* The lines of every part, one string per part (for the checks). */
+static void
+part_lines(struct batch *b, size_t i, struct buf *plain)
+{
+	if (b->cfg->format_compression == COMPRESSION_NONE) {
+		buf_reset(plain);
+		buf_add(plain, b->parts[i]->out.data, b->parts[i]->out.len);
+	} else if (gunzip(&b->parts[i]->out, plain) == -1)
+		buf_reset(plain);
+}
+
+/* Each record's own hour: one batch across hh:00:00 is two objects. */
+static void
+test_hours(void)
+{
+	static const int64_t h18 = 1795802400000LL;	/* 2026-11-27T18Z */
+	static const struct { const char *seq; int64_t ts; size_t part; } t[] = {
+		{ "10", h18 - 2000, 0 }, { "11", h18 - 1, 0 },
+		{ "12", h18, 1 }, { "13", h18 + 999, 1 },
+		{ "14", h18 - 500, 0 },		/* arrival times may step back */
+		{ "15", h18 + 3599999, 1 },
+	};
+	struct cfg c;
+	struct batch b;
+	struct record r;
+	struct buf k, plain, want[2];
+	size_t i;
+
+	cfg_setup(&c, FORMAT_JSONL, COMPRESSION_GZIP);
+	batch_init(&b, &c);
+	buf_init(&k);
+	buf_init(&plain);
+	buf_init(&want[0]);
+	buf_init(&want[1]);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		mkrec(&r, t[i].seq, "k", t[i].ts, "{}", 2);
+		T_INTEQ(batch_add(&b, &r, 1), 0, "hours: record added");
+		record_format_jsonl(&want[t[i].part], &r);
+	}
+	batch_finish(&b);
+	T_INTEQ(b.nparts, 2, "hours: two partitions, two objects");
+	T_INTEQ(b.records, 6, "hours: the batch counts every record");
+	for (i = 0; i < 2 && i < b.nparts; i++) {
+		part_lines(&b, i, &plain);
+		T_OK(plain.len == want[i].len && memcmp(plain.data, want[i].data,
+		    plain.len) == 0, "hours: object %zu holds its hour's records "
+		    "in shard order", i);
+	}
+	batch_part_key(&k, &b, b.parts[0], "shardId-000000000001");
+	T_STREQ(k.data, "kinesis/orders/2026/11/27/17/"
+	    "orders-shardId-000000000001-10.jsonl.gz",
+	    "hours: the first object is named after its first record");
+	batch_part_key(&k, &b, b.parts[1], "shardId-000000000001");
+	T_STREQ(k.data, "kinesis/orders/2026/11/27/18/"
+	    "orders-shardId-000000000001-12.jsonl.gz",
+	    "hours: the second after its own first record, in hour 18");
+	T_OK(strcmp(b.last.seq, "15") == 0 && b.cur == 1,
+	    "hours: the batch's last record is known, and its object");
+
+	/* reset: a new batch, the extra part's engine given back */
+	batch_reset(&b);
+	T_OK(b.nparts == 0 && b.records == 0 && b.parts[1] == NULL,
+	    "hours: reset empties the batch and frees the other parts");
+	mkrec(&r, "20", "k", h18 + 7200000, "{}", 2);
+	batch_add(&b, &r, 1);
+	batch_finish(&b);
+	part_lines(&b, 0, &plain);
+	T_OK(b.nparts == 1 && plain.len > 0 && strstr(plain.data,
+	    "\"seq\":\"20\"") != NULL && strstr(plain.data, "\"10\"") == NULL,
+	    "hours: after reset only the new record");
+	buf_free(&k);
+	buf_free(&plain);
+	buf_free(&want[0]);
+	buf_free(&want[1]);
+	batch_free(&b);
+}
+
+/* {json:PATH}: one object per value; past the cap, batch_add refuses. */
+static void
+test_json_parts(enum cfg_format type, enum cfg_compression comp)
+{
+	static const char *const pay[] = {
+		"{\"t\":{\"id\":\"a\"},\"k\":1}",
+		"{ \"t\" : { \"id\" : \"b\" } , \"k\" : 1 }",
+		"{\"t\":{\"id\":\"a\"},\"k\":1,\"more\":[1,{\"x\":2}]}",
+		"not json",
+		"{\"t\":{\"id\":\"a/b c\"},\"k\":\"x\"}",
+	};
+	static const char *const keys[] = {
+		"a/1/s-1", "b/1/s-2", "_missing/_missing/s-4", "a_b_c/x/s-5"
+	};
+	struct cfg c;
+	struct batch b;
+	struct record r;
+	struct buf k;
+	char seq[8];
+	size_t i;
+
+	cfg_setup(&c, type, comp);
+	c.s3_key = (char *)(uintptr_t)"{json:t.id}/{json:k}/{shard}-{seq}";
+	c.batch_max_partitions = 4;
+	batch_init(&b, &c);
+	buf_init(&k);
+	for (i = 0; i < sizeof(pay) / sizeof(pay[0]); i++) {
+		snprintf(seq, sizeof(seq), "%zu", i + 1);
+		mkrec(&r, seq, "k", 0, pay[i], strlen(pay[i]));
+		batch_add(&b, &r, 1);
+	}
+	batch_finish(&b);
+	T_INTEQ(b.nparts, 4, "json: four partitions");
+	for (i = 0; i < b.nparts && i < 4; i++) {
+		batch_part_key(&k, &b, b.parts[i], "s");
+		T_STREQ(k.data, keys[i], "json: object key");
+	}
+	T_INTEQ(b.parts[0]->records, 2, "json: records 1 and 3 share one");
+	mkrec(&r, "9", "k", 0, "{\"t\":{\"id\":\"new\"}}", 18);
+	T_INTEQ(batch_add(&b, &r, 1), -1, "json: a fifth partition is refused");
+	T_INTEQ(b.records, 5, "json: ... and nothing was added");
+	mkrec(&r, "10", "k", 0, "{\"t\":{\"id\":\"b\"},\"k\":1}", 20);
+	T_INTEQ(batch_add(&b, &r, 1), 0, "json: an open partition still takes "
+	    "records");
+	buf_free(&k);
+	batch_free(&b);
+}
+
 int
 main(void)
 {
@@ -392,5 +526,8 @@ main(void)
 	test_many(FORMAT_RAW, COMPRESSION_NONE, 0, "raw none");
 	test_limits();
 	test_key();
+	test_hours();
+	test_json_parts(FORMAT_JSONL, COMPRESSION_GZIP);
+	test_json_parts(FORMAT_RAW, COMPRESSION_NONE);
 	return t_done();
 }

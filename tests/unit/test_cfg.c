@@ -209,6 +209,7 @@ test_defaults(void)
 	T_INTEQ(c.batch_max_records, 500000, "batch.max_records");
 	T_INTEQ(c.batch_max_bytes, 64 << 20, "batch.max_bytes");
 	T_INTEQ(c.batch_max_age_ms, 300000, "batch.max_age");
+	T_INTEQ(c.batch_max_partitions, 16, "batch.max_partitions");
 	T_STREQ(c.s3_bucket, "my-archive", "s3.bucket");
 	T_STREQ(c.s3_prefix, "", "s3.prefix");
 	T_STREQ(c.s3_key, "{prefix}{stream}/{yyyy}/{mm}/{dd}/{hh}/"
@@ -628,7 +629,24 @@ test_errors(void)
 	    "would overwrite each other");
 	expect_one("s3 = { key = \"{shard}/{date}/{seq}\"; };\n",
 	    "t.conf:5: s3.key: unknown placeholder \"{date}\" (expected "
-	    "{prefix} {stream} {shard} {seq} {yyyy} {mm} {dd} {hh})");
+	    "{prefix} {stream} {shard} {seq} {yyyy} {mm} {dd} {hh} {json:PATH})");
+	expect_one("s3 = { key = \"{shard}/{json:}/{seq}\"; };\n",
+	    "t.conf:5: s3.key: unknown placeholder \"{json:}\" (expected "
+	    "{prefix} {stream} {shard} {seq} {yyyy} {mm} {dd} {hh} {json:PATH})");
+	expect_one("s3 = { key = \"{shard}/{json:a..b}/{seq}\"; };\n",
+	    "t.conf:5: s3.key: bad placeholder \"{json:a..b}\" (expected "
+	    "{json:name.name...}, names not empty, at most 200 characters)");
+	expect_one("s3 = { key = \"{shard}/{json:.a}/{seq}\"; };\n",
+	    "t.conf:5: s3.key: bad placeholder \"{json:.a}\" (expected "
+	    "{json:name.name...}, names not empty, at most 200 characters)");
+	expect_one("s3 = { key = \"{shard}/{json:a.}/{seq}\"; };\n",
+	    "t.conf:5: s3.key: bad placeholder \"{json:a.}\" (expected "
+	    "{json:name.name...}, names not empty, at most 200 characters)");
+	expect_one("s3 = { key = \"{shard}/{json:a}{json:b}{json:c}{json:d}"
+	    "{json:e}{json:f}{json:g}{json:h}{json:i}/{seq}\"; };\n",
+	    "t.conf:5: s3.key: more than 8 {json:...} placeholders");
+	expect_one("batch = { max_partitions = 0; };\n",
+	    "t.conf:5: batch.max_partitions: 0 out of range (1..1000)");
 	expect_one("s3 = { key = \"{shard}/{seq\"; };\n",
 	    "t.conf:5: s3.key: unbalanced \"{\" in \"{shard}/{seq\"");
 	expect_one("s3 = { key = \"{shard}/seq}\"; };\n",
@@ -1093,7 +1111,7 @@ test_list_keys(void)
 		cfg_free(&c);
 		free(got);
 	}
-	T_INTEQ(n, 52, "number of keys");
+	T_INTEQ(n, 53, "number of keys");
 	T_INTEQ(bad, 0, "every listed key is accepted");
 	free(s);
 }
