@@ -845,11 +845,12 @@ def _pos(seq, sub):
             int(sub) if str(sub).isdigit() else -1)
 
 
-def assert_exactly_once(put, objs, label=""):
+def assert_exactly_once(put, objs, label="", partitioned=False):
     """Every put record appears exactly once, in shard order, with its
     partition key and payload; nothing extra. put: [(shard, seq, pk, data)]
     or, for de-aggregated KPL user records, [(shard, seq, pk, data, sub)];
-    objs: decoded objects (check_objects)."""
+    objs: decoded objects (check_objects). partitioned: objects of one
+    shard interleave (partitioned keys): the order holds within each."""
     lbl = (label + ": ") if label else ""
     want = {}
     for p in put:
@@ -879,6 +880,8 @@ def assert_exactly_once(put, objs, label=""):
                 if k not in want:
                     extra.append("%s in %s" % (name, o["key"]))
                 pos = _pos(k[1], k[2])
+                if partitioned and ln is o["lines"][0]:
+                    prev = None
                 if prev is not None and pos <= prev:
                     order.append("%s after %s in %s" % (name, prev, o["key"]))
                 prev = pos
@@ -902,7 +905,9 @@ def assert_exactly_once(put, objs, label=""):
        % (lbl, len(want) - len(missing), len(want)), *cut(missing))
     ok(not dups, "%sno record archived twice" % lbl, *cut(dups))
     ok(not extra, "%sno unexpected records" % lbl, *cut(extra))
-    ok(not order, "%srecords in shard order across objects" % lbl, *cut(order))
+    ok(not order, "%srecords in shard order %s" % (
+        lbl, "within each object" if partitioned else "across objects"),
+        *cut(order))
     ok(not bad_pk, "%spartition keys preserved" % lbl, *cut(bad_pk))
     ok(not bad_payload, "%spayloads preserved (data/b64 as SPEC 5)" % lbl,
        *cut(bad_payload))
