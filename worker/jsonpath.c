@@ -184,13 +184,14 @@ void
 jpath_value(struct buf *out, const unsigned char *json, size_t len,
     const char *path, size_t path_len)
 {
-	const unsigned char *p = json, *end = json + len, *q;
+	const unsigned char *p = json, *end, *q;
 	unsigned char v[JPATH_MAX];
 	const char *name = path, *dot;
 	size_t n;
 
 	if (json == NULL)
 		goto missing;
+	end = json + len;
 	while (name < path + path_len) {
 		dot = memchr(name, '.', (size_t)(path + path_len - name));
 		n = dot != NULL ? (size_t)(dot - name) :
