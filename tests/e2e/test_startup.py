@@ -47,7 +47,7 @@ def scenario():
 
         # a bad configuration: every error, file:line, 78, nothing started
         with kk.Keeper(moto, STREAM, BUCKET, overrides={
-                "batch.max_age": "soon", "format.level": 12}) as k:
+                "batch.max_age": "soon", "format.level": 20}) as k:
             code, out, err = kk.run_keeper(["-d", k.conf])
             lines = [ln for ln in err.splitlines() if ln.strip()]
             ok(code == 78, "a bad configuration exits 78 (got %s)" % code,
