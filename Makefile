@@ -39,16 +39,18 @@ COMMON_SRCS = common/log.c common/util.c common/cfg.c common/cfg_check.c \
 	      common/aws.c common/creds.c common/pos.c common/ckpt.c \
 	      common/outbox.c common/kinesis.c common/kinesis_parse.c \
 	      common/s3.c common/sns.c common/health.c
-SUP_SRCS    = supervisor/keeper.c supervisor/metrics.c
+SUP_SRCS    = supervisor/keeper.c supervisor/metrics.c supervisor/slot.c
 WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c \
 	      worker/jsonpath.c \
 	      worker/compress.c
 # the worker's modules the unit tests call (its main() left out)
 WORKER_LIB_SRCS = $(filter-out worker/worker.c,$(WORKER_SRCS))
+# likewise the supervisor's (the slot table)
+SUP_LIB_SRCS = $(filter-out supervisor/keeper.c,$(SUP_SRCS))
 
 UNIT_TESTS  = test_util test_cfg test_sigv4 test_msg test_record test_kpl \
 	      test_batch test_ckpt test_kinesis test_health test_compress \
-	      test_jsonpath
+	      test_jsonpath test_slot
 
 COMMON_OBJS = $(COMMON_SRCS:%.c=build/obj/%.o)
 SUP_OBJS    = $(SUP_SRCS:%.c=build/obj/%.o)
@@ -76,6 +78,10 @@ build/asan/libworker.a: $(WORKER_LIB_SRCS:%.c=build/asan/%.o)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+build/asan/libsup.a: $(SUP_LIB_SRCS:%.c=build/asan/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 build/kinesis-keeper: $(SUP_OBJS) build/obj/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -90,12 +96,14 @@ build/asan/kinesis-keeper-worker: $(WORKER_SRCS:%.c=build/asan/%.o) \
 	    build/asan/libcommon.a
 	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# A unit test takes what it calls from the worker's modules and common/.
+# A unit test takes what it calls from the worker's and the supervisor's
+# modules and common/.
 build/asan/tests/%: tests/unit/%.c tests/unit/t.h tests/unit/unpack.h \
-	    build/asan/libworker.a build/asan/libcommon.a
+	    build/asan/libworker.a build/asan/libsup.a build/asan/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) $(SAN) \
-	    -o $@ $< build/asan/libworker.a build/asan/libcommon.a $(PKG_LIBS)
+	    -o $@ $< build/asan/libworker.a build/asan/libsup.a \
+	    build/asan/libcommon.a $(PKG_LIBS)
 
 unit: $(UNIT_TESTS:%=build/asan/tests/%)
 
