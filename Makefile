@@ -39,10 +39,12 @@ COMMON_SRCS = common/log.c common/util.c common/cfg.c common/cfg_check.c \
 	      common/aws.c common/creds.c common/pos.c common/ckpt.c \
 	      common/outbox.c common/kinesis.c common/kinesis_parse.c \
 	      common/s3.c common/sns.c common/health.c
-SUP_SRCS    = supervisor/keeper.c supervisor/metrics.c supervisor/slot.c
+SUP_SRCS    = supervisor/keeper.c supervisor/slot.c
+# the supervisor's network helpers (helper.c, metrics.c) are a mode of the
+# worker program: they need libcurl and OpenSSL, the supervisor does not
 WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c \
-	      worker/jsonpath.c \
-	      worker/compress.c
+	      worker/jsonpath.c worker/compress.c \
+	      supervisor/helper.c supervisor/metrics.c
 # the worker's modules the unit tests call (its main() left out)
 WORKER_LIB_SRCS = $(filter-out worker/worker.c,$(WORKER_SRCS))
 # likewise the supervisor's (the slot table)

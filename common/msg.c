@@ -21,6 +21,14 @@ static const char *const names[MSG_TYPE_MAX] = {
 	[MSG_STATS] = "STATS",
 	[MSG_DONE] = "DONE",
 	[MSG_HEALTH] = "HEALTH",
+	[MSG_TOPO_REQ] = "TOPO_REQ",
+	[MSG_TOPO_SHARD] = "TOPO_SHARD",
+	[MSG_TOPO_END] = "TOPO_END",
+	[MSG_PUBLISH] = "PUBLISH",
+	[MSG_PUBLISHED] = "PUBLISHED",
+	[MSG_M_STATS] = "M_STATS",
+	[MSG_M_FLUSH] = "M_FLUSH",
+	[MSG_M_EVENT] = "M_EVENT",
 };
 
 const char *
@@ -48,6 +56,21 @@ msg_expected_len(uint32_t type)
 		return 0;
 	case MSG_HEALTH:
 		return sizeof(struct msg_health);
+	case MSG_TOPO_REQ:
+		return 0;
+	case MSG_TOPO_SHARD:
+		return sizeof(struct msg_topo_shard);
+	case MSG_TOPO_END:
+	case MSG_PUBLISHED:
+		return sizeof(struct msg_result);
+	case MSG_PUBLISH:
+		return SIZE_MAX;	/* at least struct msg_publish */
+	case MSG_M_STATS:
+		return sizeof(struct msg_m_stats);
+	case MSG_M_FLUSH:
+		return sizeof(struct msg_m_flush);
+	case MSG_M_EVENT:
+		return sizeof(struct msg_m_event);
 	default:
 		return 0;
 	}
@@ -120,6 +143,8 @@ msg_get(struct msgbuf *mb, struct msg *m)
 		return -1;
 	want = msg_expected_len(h.type);
 	if (want != SIZE_MAX && h.len != want)
+		return -1;
+	if (h.type == MSG_PUBLISH && h.len < sizeof(struct msg_publish))
 		return -1;
 	if (mb->len < sizeof(h) + h.len)
 		return 0;

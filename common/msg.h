@@ -19,6 +19,16 @@ enum msg_type {
 	MSG_STATS,		/* worker -> sup: struct msg_stats, counter deltas */
 	MSG_DONE,		/* worker -> sup: shard end reached, flushed, checkpoint done */
 	MSG_HEALTH,		/* worker -> sup: struct msg_health, when its health changes */
+	/* the supervisor's helpers (kinesis-keeper-worker -H ROLE): they own
+	 * its network calls, so that its loop never waits on the network */
+	MSG_TOPO_REQ,		/* sup -> topology helper: list the shards (empty) */
+	MSG_TOPO_SHARD,		/* topology helper -> sup: struct msg_topo_shard */
+	MSG_TOPO_END,		/* topology helper -> sup: struct msg_result, last */
+	MSG_PUBLISH,		/* sup -> notify helper: struct msg_publish + text */
+	MSG_PUBLISHED,		/* notify helper -> sup: struct msg_result */
+	MSG_M_STATS,		/* sup -> metrics helper: struct msg_m_stats */
+	MSG_M_FLUSH,		/* sup -> metrics helper: struct msg_m_flush */
+	MSG_M_EVENT,		/* sup -> metrics helper: struct msg_m_event */
 	MSG_TYPE_MAX
 };
 
@@ -29,9 +39,12 @@ struct msg_hdr {
 	uint32_t	pad;
 };
 
+/* 128 characters, the longest shard ID AWS allows, and its NUL */
+#define MSG_SHARD_LEN	132
+
 struct msg_hello {
 	int32_t		pid;
-	char		shard[128];	/* NUL-terminated */
+	char		shard[MSG_SHARD_LEN];	/* NUL-terminated; a helper: its role */
 };
 
 struct msg_flush {
@@ -65,6 +78,56 @@ struct msg_health {
 	uint32_t	ok;		/* 1: healthy again, text empty */
 	uint32_t	pad;
 	char		text[512];	/* NUL-terminated: what, resource, region, hint */
+};
+
+struct msg_topo_shard {
+	char		id[MSG_SHARD_LEN];	/* each NUL-terminated, "" if none */
+	char		parent[MSG_SHARD_LEN];
+	char		adjacent[MSG_SHARD_LEN];
+};
+
+/* The end of a helper's call: ok, or what failed and whether it will heal. */
+struct msg_result {
+	uint64_t	id;		/* MSG_PUBLISHED: the id of the MSG_PUBLISH */
+	uint32_t	ok;
+	uint32_t	permanent;	/* 1: will not heal by itself */
+	uint32_t	count;		/* MSG_TOPO_END: shards sent before it */
+	uint32_t	pad;
+	char		code[128];	/* AWS error code, "" if none */
+	char		text[512];	/* for the log: what, resource, reason */
+};
+
+/* Followed by the message text (variable, up to MSG_MAX_PAYLOAD). */
+struct msg_publish {
+	uint64_t	id;
+	char		shard[MSG_SHARD_LEN];
+	char		pad[4];
+};
+
+struct msg_m_stats {
+	char		shard[MSG_SHARD_LEN];
+	char		pad[4];
+	struct msg_stats s;
+};
+
+struct msg_m_flush {
+	char		shard[MSG_SHARD_LEN];
+	char		pad[4];
+	struct msg_flush f;
+};
+
+enum msg_m_kind {
+	MSG_M_RESTART = 1,	/* shard: a worker restart */
+	MSG_M_NOTIFY_ERROR,	/* a failed publication */
+	MSG_M_WORKERS,		/* value: workers running */
+	MSG_M_PENDING,		/* value: notifications pending */
+	MSG_M_CLOSED		/* shard: done, forget its metrics */
+};
+
+struct msg_m_event {
+	char		shard[MSG_SHARD_LEN];	/* "" for keeper-wide ones */
+	uint32_t	kind;
+	uint64_t	value;
 };
 
 /* Receive side: bytes read from the socket, not yet consumed. */

@@ -1,9 +1,10 @@
 /*
- * keeper.c: kinesis-keeper, the supervisor (see kinesis-keeper(8)). It reads
- * the stream's shard topology, runs one kinesis-keeper-worker per shard in
- * topology order (parents before children), restarts crashed workers with
- * backoff, publishes the notifications the workers leave in the outbox, and
- * stops them all gracefully. One poll loop; signals arrive on a signalfd.
+ * keeper.c: kinesis-keeper, the supervisor (see kinesis-keeper(8)). It runs
+ * one kinesis-keeper-worker per shard in topology order (parents before
+ * children), restarts crashed workers with backoff and stops them all
+ * gracefully; three helpers make its network calls (topology, notify,
+ * metrics: helper.c). One poll loop that never waits on the network; signals
+ * arrive on a signalfd; a slot's life is the table of slot.c.
  */
 #include <sys/file.h>
 #include <sys/signalfd.h>
@@ -23,16 +24,13 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "aws.h"
 #include "cfg.h"
 #include "ckpt.h"
-#include "creds.h"
-#include "kinesis.h"
+#include "helper.h"
 #include "log.h"
-#include "metrics.h"
 #include "msg.h"
 #include "outbox.h"
-#include "sns.h"
+#include "slot.h"
 #include "util.h"
 
 #define WORKER_NAME		"kinesis-keeper-worker"
@@ -40,37 +38,55 @@
 #define TOPOLOGY_RETRY_MS	5000
 #define OUTBOX_RETRY_MS		5000
 #define HELLO_TIMEOUT_MS	15000
+#define SPAWNS_PER_TURN		64	/* forks per loop turn: signals stay prompt */
+#define DRAINS_PER_TURN		16	/* outbox directories read per turn */
+#define OUTQ_MAX		(8 * 1024 * 1024)	/* queued bytes per peer */
+#define TURN_BUDGET_MS		10	/* spawning stops for this turn after */
+#define STALL_LOG_MS		20	/* a loop turn this long is logged (debug) */
 
-enum slot_state {
-	SLOT_WAITING,		/* parents not done yet */
-	SLOT_STARTING,		/* forked, no HELLO yet */
-	SLOT_RUNNING,
-	SLOT_STOPPING,		/* SIGTERM sent */
-	SLOT_BACKOFF,		/* died, restart at next_start */
-	SLOT_DONE,		/* shard end archived */
-	SLOT_FAILED		/* exit 78: not respawned */
-};
-
-static const char *const state_names[] = {
-	"WAITING", "STARTING", "RUNNING", "STOPPING", "BACKOFF", "DONE", "FAILED"
+/* One end of a framed channel: a worker or a helper. Writes are queued and
+ * flushed on POLLOUT, never waited for. */
+struct peer {
+	pid_t		 pid;		/* 0: none */
+	int		 fd;		/* -1: closed (EOF, or after a kill) */
+	uint32_t	 gen;
+	struct msgbuf	 mb;
+	struct buf	 out;
+	size_t		 out_off;
 };
 
 struct slot {
 	char		*shard;
 	char		*parent;
 	char		*adjacent;
-	enum slot_state	 state;
-	pid_t		 pid;
-	int		 fd;
-	uint32_t	 gen;
-	struct msgbuf	 mb;
-	unsigned	 restarts;
-	uint64_t	 next_start;
-	uint64_t	 started_ms;
-	int		 restart_now;	/* stopped for a reload: respawn at once */
-	uint64_t	 stop_deadline;	/* STOPPING: SIGKILL after this */
+	struct slot_fsm	 f;
+	struct peer	 p;
 	int		 in_topology;
-	int		 killed;	/* we sent SIGKILL: stay quiet about it */
+	int		 outbox_clean;	/* its outbox was found empty */
+	int		 queued;	/* in the notify queue */
+	struct slot	*hnext;		/* hash chain */
+};
+
+enum helper_role { H_TOPOLOGY, H_NOTIFY, H_METRICS, H_COUNT };
+
+enum helper_state { HS_DOWN, HS_STARTING, HS_UP, HS_STOPPING };
+
+struct helper {
+	const char		*role;
+	enum helper_state	 state;
+	struct peer		 p;
+	uint64_t		 deadline;	/* DOWN: next start; STARTING: HELLO */
+	uint64_t		 started_ms;
+	unsigned		 restarts;
+	int			 busy;		/* a request is out */
+	int			 restart_now;	/* stopped for a reload */
+};
+
+/* The publication in flight: the first committed entry of one shard. */
+struct inflight {
+	char		*shard;
+	char		*message;
+	uint64_t	 id;
 };
 
 static struct {
@@ -82,20 +98,32 @@ static struct {
 	int		 debug;
 	int		 verbose;
 	char		 worker_path[PATH_MAX];
-	struct creds	*creds;
-	struct aws_ctx	 aws;
-	struct slot	*slots;
+	char		 helper_path[PATH_MAX];
+	struct slot	**slots;
 	size_t		 nslots;
+	struct slot	**hash;
+	size_t		 hsize;		/* power of two */
+	struct helper	 helpers[H_COUNT];
 	uint32_t	 gen;
 	int		 sigfd;
 	int		 stopping;
 	int		 sigchld;	/* reap on the next turn */
 	uint64_t	 stop_deadline;
 	uint64_t	 next_topology;
-	uint64_t	 next_outbox;
 	int		 topology_ok;
-	int		 outbox_pending;
-	uint64_t	 next_metrics;
+	/* ListShards answer being received */
+	struct msg_topo_shard *pend;
+	size_t		 npend;
+	/* notifications: shards whose outbox needs a look, in order */
+	char		**nq;
+	size_t		 nnq;
+	uint64_t	 next_outbox;	/* after a failure: retry time */
+	struct inflight	 fly;
+	uint64_t	 publish_id;
+	uint64_t	 workers_sent;
+	int		 workers_last;
+	uint64_t	 max_turn_ms;	/* the loop's longest turn */
+	int		 running;	/* worker processes alive */
 } k;
 
 static void
@@ -106,105 +134,228 @@ usage(void)
 	exit(EX_FATAL);
 }
 
-static void
-slot_set(struct slot *s, enum slot_state st)
+static const struct slot_timing *
+timing(void)
 {
-	if (s->state != st)
-		log_debug("%s: %s -> %s", s->shard, state_names[s->state],
-		    state_names[st]);
-	s->state = st;
+	static struct slot_timing t;
+
+	t.restart_min_ms = k.cfg.restart_min_ms;
+	t.restart_max_ms = k.cfg.restart_max_ms;
+	t.shutdown_ms = k.cfg.shutdown_timeout_ms;
+	t.hello_ms = HELLO_TIMEOUT_MS;
+	t.healthy_ms = HEALTHY_MS;
+	return &t;
+}
+
+/* ------------------------------------------------------------ channels */
+
+static void
+peer_init(struct peer *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	msgbuf_init(&p->mb);
+	buf_init(&p->out);
+}
+
+static void
+peer_close(struct peer *p)
+{
+	if (p->fd != -1)
+		close(p->fd);
+	p->fd = -1;
+	buf_reset(&p->out);
+	p->out_off = 0;
+}
+
+/* Write what is queued, as much as the socket takes now. */
+static void
+peer_flush(struct peer *p)
+{
+	while (p->fd != -1 && p->out_off < p->out.len) {
+		ssize_t n = write(p->fd, p->out.data + p->out_off,
+		    p->out.len - p->out_off);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				peer_close(p);	/* EPIPE: its exit is reaped */
+			return;
+		}
+		p->out_off += (size_t)n;
+	}
+	if (p->out_off == p->out.len) {
+		buf_reset(&p->out);
+		p->out_off = 0;
+	}
+}
+
+/* Queue one message; -1 (dropped) when the peer is gone or too far behind. */
+static int
+peer_send(struct peer *p, uint32_t type, const void *a, size_t alen,
+    const void *b, size_t blen)
+{
+	struct msg_hdr h;
+
+	if (p->fd == -1 || p->out.len - p->out_off + alen + blen > OUTQ_MAX)
+		return -1;
+	memset(&h, 0, sizeof(h));
+	h.type = type;
+	h.len = (uint32_t)(alen + blen);
+	h.gen = p->gen;
+	buf_add(&p->out, &h, sizeof(h));
+	if (alen > 0)
+		buf_add(&p->out, a, alen);
+	if (blen > 0)
+		buf_add(&p->out, b, blen);
+	peer_flush(p);
+	return 0;
+}
+
+/* fork/exec one child with its end of a socketpair on fd 3 (STYLE 1). */
+static int
+peer_spawn(struct peer *p, const char *path, char **argv)
+{
+	int sv[2];
+	pid_t pid;
+	sigset_t none;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	switch ((pid = fork())) {
+	case -1:
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	case 0:
+		/* child: own session, its end of the pair on fd 3, nothing
+		 * else open, default signals; then exec */
+		setsid();
+		if (sv[1] != 3) {
+			if (dup2(sv[1], 3) == -1)
+				_exit(EX_FATAL);
+		} else if (fcntl(3, F_SETFD, 0) == -1)
+			_exit(EX_FATAL);
+		closefrom_(4);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execv(path, argv);
+		_exit(127);
+	default:
+		break;
+	}
+	close(sv[1]);
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)
+		log_warn("O_NONBLOCK");
+	peer_close(p);
+	msgbuf_free(&p->mb);
+	msgbuf_init(&p->mb);
+	p->pid = pid;
+	p->fd = sv[0];
+	p->gen = ++k.gen;
+	/* the child parses exactly the text we validated */
+	peer_send(p, MSG_CONFIG, k.cfgtext, strlen(k.cfgtext), NULL, 0);
+	return 0;
+}
+
+static char **
+child_argv(const char *name, const char *opt, const char *optval)
+{
+	char **argv, genstr[16];
+	size_t n = 0, i;
+
+	snprintf(genstr, sizeof(genstr), "%u", k.gen + 1);
+	argv = xcalloc(10 + 2 * k.noverrides + (size_t)k.verbose,
+	    sizeof(char *));
+	argv[n++] = xstrdup(name);
+	if (opt[1] == 'H') {	/* a helper: its role first */
+		argv[n++] = xstrdup(opt);
+		argv[n++] = xstrdup(optval);
+	}
+	if (k.debug)
+		argv[n++] = xstrdup("-d");
+	for (i = 0; i < (size_t)k.verbose; i++)
+		argv[n++] = xstrdup("-v");
+	for (i = 0; i < k.noverrides; i++) {
+		argv[n++] = xstrdup("-D");
+		argv[n++] = xstrdup(k.overrides[i]);
+	}
+	if (opt[1] != 'H') {
+		argv[n++] = xstrdup(opt);
+		argv[n++] = xstrdup(optval);
+	}
+	argv[n++] = xstrdup("-g");
+	argv[n++] = xstrdup(genstr);
+	argv[n++] = xstrdup(k.cfgpath);
+	argv[n] = NULL;
+	return argv;
+}
+
+static void
+argv_free(char **argv)
+{
+	size_t i;
+
+	for (i = 0; argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* ------------------------------------------------------------ slots */
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
 }
 
 static struct slot *
 slot_find(const char *shard)
 {
-	size_t i;
+	struct slot *s;
 
-	for (i = 0; i < k.nslots; i++)
-		if (strcmp(k.slots[i].shard, shard) == 0)
-			return &k.slots[i];
+	if (k.hsize == 0)
+		return NULL;
+	for (s = k.hash[hash_str(shard) & (k.hsize - 1)]; s; s = s->hnext)
+		if (strcmp(s->shard, shard) == 0)
+			return s;
 	return NULL;
 }
 
-static int
-slot_alive(const struct slot *s)
+static struct slot *
+slot_new(const char *shard)
 {
-	return s->state == SLOT_STARTING || s->state == SLOT_RUNNING ||
-	    s->state == SLOT_STOPPING;
-}
+	struct slot *s = xcalloc(1, sizeof(*s));
+	size_t i, b;
 
-/*
- * Checked between retries and by curl while a request is in flight: a
- * SIGTERM (still pending: signals wait in the signalfd) cuts a hung SNS or
- * Kinesis call short, and during the stop nothing runs past the deadline.
- * What was not published stays in the outbox.
- */
-static int
-sup_interrupted(void)
-{
-	sigset_t p;
+	if (k.nslots + 1 > k.hsize) {
+		/* grow the index: chains stay about one long */
+		size_t nsize = k.hsize ? k.hsize * 2 : 64;
 
-	if (k.stopping)
-		return now_ms() >= k.stop_deadline;
-	if (sigpending(&p) == -1)
-		return 0;
-	return sigismember(&p, SIGTERM) || sigismember(&p, SIGINT);
-}
-
-/* SNS publication of one outbox entry. */
-static int
-publish(void *arg, const char *shard, const char *message)
-{
-	struct aws_result res;
-	int r;
-
-	if (k.cfg.sns_topic_arn == NULL)
-		return 0;	/* notifications turned off: discard */
-	if (sup_interrupted())
-		return -1;	/* kept for later */
-	aws_result_init(&res);
-	r = sns_publish(&k.aws, k.cfg.sns_topic_arn, message, k.cfg.stream,
-	    shard, &res);
-	if (r == -1) {
-		metrics_notification_error();
-		log_warnx("%s: notification not published: %s; will retry",
-		    shard, aws_strerror(&res));
-	} else
-		log_debug("%s: notification published", shard);
-	aws_result_free(&res);
-	return r;
-}
-
-static int
-drain_shard(const char *shard)
-{
-	int r = outbox_drain(k.cfg.state_dir, shard, publish, NULL);
-
-	if (r != 0) {
-		k.outbox_pending = 1;
-		if (k.next_outbox == 0)
-			k.next_outbox = now_ms() + OUTBOX_RETRY_MS;
+		free(k.hash);
+		k.hash = xcalloc(nsize, sizeof(*k.hash));
+		k.hsize = nsize;
+		for (i = 0; i < k.nslots; i++) {
+			b = hash_str(k.slots[i]->shard) & (k.hsize - 1);
+			k.slots[i]->hnext = k.hash[b];
+			k.hash[b] = k.slots[i];
+		}
 	}
-	return r;
-}
-
-/* Every shard directory in the outbox, including shards no longer listed. */
-static void
-drain_all(void)
-{
-	char dir[PATH_MAX];
-	DIR *d;
-	struct dirent *de;
-
-	k.outbox_pending = 0;
-	k.next_outbox = 0;
-	snprintf(dir, sizeof(dir), "%s/outbox", k.cfg.state_dir);
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL)
-		if (safe_component(de->d_name))
-			drain_shard(de->d_name);
-	closedir(d);
+	s->shard = xstrdup(shard);
+	peer_init(&s->p);
+	s->f.state = SLOT_WAITING;
+	b = hash_str(shard) & (k.hsize - 1);
+	s->hnext = k.hash[b];
+	k.hash[b] = s;
+	k.slots = xrealloc(k.slots, (k.nslots + 1) * sizeof(*k.slots));
+	k.slots[k.nslots++] = s;
+	return s;
 }
 
 static int
@@ -213,6 +364,93 @@ shard_done_on_disk(const char *shard)
 	struct ckpt ck;
 
 	return ckpt_read(k.cfg.state_dir, shard, &ck) == 0 && ck.done;
+}
+
+static void	notify_queue(const char *shard);
+static void	metrics_event(const char *shard, uint32_t kind, uint64_t v);
+
+static void	slot_event(struct slot *, enum slot_event, const char *why);
+
+static void
+slot_spawn(struct slot *s)
+{
+	char **argv = child_argv(WORKER_NAME, "-s", s->shard);
+
+	if (peer_spawn(&s->p, k.worker_path, argv) == -1) {
+		log_warn("%s: start worker", s->shard);
+		argv_free(argv);
+		slot_event(s, SEV_SPAWN_FAILED, NULL);
+		return;
+	}
+	argv_free(argv);
+	k.running++;
+	log_debug("%s: started worker pid %d (generation %u)", s->shard,
+	    (int)s->p.pid, s->p.gen);
+	slot_event(s, SEV_SPAWNED, NULL);
+}
+
+static void
+slot_signal(struct slot *s, int sig)
+{
+	if (s->p.pid > 0 && kill(s->p.pid, sig) == -1 && errno != ESRCH)
+		log_warn("%s: kill %d", s->shard, (int)s->p.pid);
+}
+
+/*
+ * Every change of a slot goes through here: the table decides (slot.c),
+ * this carries the action out and says why in the log.
+ */
+static void
+slot_event(struct slot *s, enum slot_event ev, const char *why)
+{
+	enum slot_state from = s->f.state;
+	enum slot_action act;
+	uint64_t now = now_ms();
+
+	act = slot_step(&s->f, ev, now, timing());
+	if (s->f.state != from)
+		log_debug("%s: %s -> %s (%s)", s->shard, slot_state_name(from),
+		    slot_state_name(s->f.state), slot_event_name(ev));
+	switch (act) {
+	case SACT_NONE:
+		break;
+	case SACT_SPAWN:
+		log_info("%s: starting worker", s->shard);
+		slot_spawn(s);
+		break;
+	case SACT_TERM:
+		slot_signal(s, SIGTERM);
+		break;
+	case SACT_KILL:
+		if (ev == SEV_STOP_TIMEOUT)
+			log_warnx("%s: worker did not stop within %llu ms; "
+			    "killing it", s->shard,
+			    (unsigned long long)k.cfg.shutdown_timeout_ms);
+		else
+			log_warnx("%s: worker pid %d: %s; killing it",
+			    s->shard, (int)s->p.pid, why ? why :
+			    ev == SEV_HELLO_TIMEOUT ? "no HELLO" :
+			    ev == SEV_HELLO ? "unexpected HELLO" :
+			    ev == SEV_FLUSH ? "FLUSH before HELLO" :
+			    "message before HELLO");
+		slot_signal(s, SIGKILL);
+		/* its words are not heard any more; its exit is reaped */
+		peer_close(&s->p);
+		break;
+	case SACT_NOTIFY:
+		notify_queue(s->shard);
+		break;
+	case SACT_TOPOLOGY:
+		k.next_topology = now_ms();
+		break;
+	case SACT_RESTART:
+		metrics_event(s->shard, MSG_M_RESTART, 1);
+		log_info("%s: restarting worker in %llu ms", s->shard,
+		    (unsigned long long)(s->f.deadline - now));
+		break;
+	}
+	if (s->f.state == SLOT_DONE && from != SLOT_DONE)
+		metrics_event(s->shard, MSG_M_CLOSED, 0);
 }
 
 /* A parent allows its children once it is done and announced, or when it
@@ -227,193 +465,32 @@ parent_ready(const char *parent)
 	p = slot_find(parent);
 	if (p == NULL || !p->in_topology)
 		return 1;
-	return p->state == SLOT_DONE &&
-	    (k.cfg.sns_topic_arn == NULL ||
-	    outbox_count(k.cfg.state_dir, parent) == 0);
+	return p->f.state == SLOT_DONE &&
+	    (k.cfg.sns_topic_arn == NULL || p->outbox_clean);
 }
 
-static void
-slot_spawn(struct slot *s)
-{
-	int sv[2];
-	pid_t pid;
-	char genstr[16];
-	char **argv;
-	size_t n = 0, i;
-	sigset_t none;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("%s: socketpair", s->shard);
-		goto backoff;
-	}
-	k.gen++;
-	snprintf(genstr, sizeof(genstr), "%u", k.gen);
-	argv = xcalloc(10 + 2 * k.noverrides + (size_t)k.verbose,
-	    sizeof(char *));
-	argv[n++] = xstrdup(WORKER_NAME);
-	if (k.debug)
-		argv[n++] = xstrdup("-d");
-	for (i = 0; i < (size_t)k.verbose; i++)
-		argv[n++] = xstrdup("-v");
-	for (i = 0; i < k.noverrides; i++) {
-		argv[n++] = xstrdup("-D");
-		argv[n++] = xstrdup(k.overrides[i]);
-	}
-	argv[n++] = xstrdup("-s");
-	argv[n++] = xstrdup(s->shard);
-	argv[n++] = xstrdup("-g");
-	argv[n++] = xstrdup(genstr);
-	argv[n++] = xstrdup(k.cfgpath);
-	argv[n] = NULL;
-
-	switch ((pid = fork())) {
-	case -1:
-		log_warn("%s: fork", s->shard);
-		close(sv[0]);
-		close(sv[1]);
-		for (i = 0; i < n; i++)
-			free(argv[i]);
-		free(argv);
-		goto backoff;
-	case 0:
-		/* child: own session, its end of the pair on fd 3, nothing
-		 * else open, default signals; then exec (no curl or OpenSSL
-		 * state is carried over: the worker initialises its own) */
-		setsid();
-		if (sv[1] != 3) {
-			if (dup2(sv[1], 3) == -1)
-				_exit(EX_FATAL);
-		} else if (fcntl(3, F_SETFD, 0) == -1)
-			_exit(EX_FATAL);
-		closefrom_(4);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		execv(k.worker_path, argv);
-		_exit(127);
-	default:
-		break;
-	}
-	for (i = 0; i < n; i++)
-		free(argv[i]);
-	free(argv);
-	close(sv[1]);
-	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)
-		log_warn("%s: O_NONBLOCK", s->shard);
-	s->pid = pid;
-	s->fd = sv[0];
-	s->gen = k.gen;
-	s->started_ms = now_ms();
-	s->killed = 0;
-	s->restart_now = 0;
-	msgbuf_free(&s->mb);
-	msgbuf_init(&s->mb);
-	slot_set(s, SLOT_STARTING);
-	log_debug("%s: started worker pid %d (generation %u)", s->shard,
-	    (int)pid, s->gen);
-	/* the worker parses exactly the text we validated */
-	if (msg_send(s->fd, MSG_CONFIG, s->gen, k.cfgtext, strlen(k.cfgtext),
-	    5000) == -1)
-		log_warn("%s: send configuration", s->shard);
-	return;
-backoff:
-	s->next_start = now_ms() + k.cfg.restart_min_ms;
-	slot_set(s, SLOT_BACKOFF);
-}
-
-static void
-slot_kill(struct slot *s, int sig)
-{
-	if (s->pid > 0 && kill(s->pid, sig) == -1 && errno != ESRCH)
-		log_warn("%s: kill %d", s->shard, (int)s->pid);
-	if (sig == SIGKILL)
-		s->killed = 1;
-}
-
-/* Start whatever may run now. */
+/* Start whatever may run now, a bounded number per turn, and for a bounded
+ * time: the rest waits for the next turn (after a poll). */
 static void
 schedule(void)
 {
-	uint64_t now = now_ms();
+	uint64_t t0 = now_ms();
 	size_t i;
+	int spawned = 0;
 
 	if (k.stopping)
 		return;
-	for (i = 0; i < k.nslots; i++) {
-		struct slot *s = &k.slots[i];
+	for (i = 0; i < k.nslots && spawned < SPAWNS_PER_TURN &&
+	    now_ms() - t0 < TURN_BUDGET_MS; i++) {
+		struct slot *s = k.slots[i];
 
-		if (!s->in_topology)
+		if (!s->in_topology || s->f.state != SLOT_WAITING)
 			continue;
-		if (s->state == SLOT_WAITING) {
-			if (shard_done_on_disk(s->shard)) {
-				slot_set(s, SLOT_DONE);
-				continue;
-			}
-			if (parent_ready(s->parent) &&
-			    parent_ready(s->adjacent)) {
-				log_info("%s: starting worker", s->shard);
-				slot_spawn(s);
-			}
-		} else if (s->state == SLOT_BACKOFF && now >= s->next_start)
-			slot_spawn(s);
-	}
-}
-
-static void
-topology_refresh(void)
-{
-	struct kinesis_shard *sh;
-	struct aws_result res;
-	size_t n, i, j;
-
-	aws_result_init(&res);
-	if (kinesis_list_shards(&k.aws, k.cfg.stream, &sh, &n, &res) == -1) {
-		if (strcmp(res.code, "ResourceNotFoundException") == 0)
-			log_warnx("stream %s does not exist (yet); waiting",
-			    k.cfg.stream);
-		else
-			log_warnx("list shards of %s: %s; retrying",
-			    k.cfg.stream, aws_strerror(&res));
-		aws_result_free(&res);
-		k.next_topology = now_ms() + (k.topology_ok ?
-		    k.cfg.topology_refresh_ms : TOPOLOGY_RETRY_MS);
-		return;
-	}
-	aws_result_free(&res);
-	for (j = 0; j < k.nslots; j++)
-		k.slots[j].in_topology = 0;
-	for (i = 0; i < n; i++) {
-		struct slot *s = slot_find(sh[i].id);
-
-		if (s == NULL) {
-			k.slots = xrealloc(k.slots, (k.nslots + 1) *
-			    sizeof(*k.slots));
-			s = &k.slots[k.nslots++];
-			memset(s, 0, sizeof(*s));
-			s->shard = xstrdup(sh[i].id);
-			s->fd = -1;
-			msgbuf_init(&s->mb);
-			s->state = SLOT_WAITING;
-			if (k.topology_ok)
-				log_info("%s: new shard%s%s%s%s", s->shard,
-				    sh[i].parent ? " (parent " : "",
-				    sh[i].parent ? sh[i].parent : "",
-				    sh[i].adjacent_parent ? ", " : "",
-				    sh[i].adjacent_parent ?
-				    sh[i].adjacent_parent : "");
+		if (parent_ready(s->parent) && parent_ready(s->adjacent)) {
+			slot_event(s, SEV_PARENTS_READY, NULL);
+			spawned++;
 		}
-		free(s->parent);
-		free(s->adjacent);
-		s->parent = sh[i].parent ? xstrdup(sh[i].parent) : NULL;
-		s->adjacent = sh[i].adjacent_parent ?
-		    xstrdup(sh[i].adjacent_parent) : NULL;
-		s->in_topology = 1;
 	}
-	if (!k.topology_ok)
-		log_info("stream %s: %zu shards", k.cfg.stream, n);
-	kinesis_shards_free(sh, n);
-	k.topology_ok = 1;
-	k.next_topology = now_ms() + k.cfg.topology_refresh_ms;
 }
 
 static const char *
@@ -435,93 +512,489 @@ static void
 slot_exited(struct slot *s, int st)
 {
 	char why[64];
-	uint64_t up = now_ms() - s->started_ms, delay;
+	enum slot_state from = s->f.state;
 	int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	int i;
+	enum slot_event ev;
 
 	/* the pid is gone (never signal it again); its last words (FLUSH,
 	 * STATS, DONE) may still wait in the socket: read them first */
-	s->pid = 0;
-	for (i = 0; s->fd != -1 && i < 10000; i++)
+	s->p.pid = 0;
+	k.running--;
+	for (i = 0; s->p.fd != -1 && i < 10000; i++)
 		slot_read(s);
-	if (s->fd != -1) {
-		close(s->fd);
-		s->fd = -1;
-	}
-	drain_shard(s->shard);
-	if (k.stopping) {
-		if (!clean && !s->killed)
-			log_warnx("%s: worker %s", s->shard,
-			    describe_status(st, why, sizeof(why)));
-		slot_set(s, shard_done_on_disk(s->shard) ? SLOT_DONE :
-		    SLOT_WAITING);
-		return;
-	}
-	if (clean && shard_done_on_disk(s->shard)) {
-		log_info("%s: shard done", s->shard);
-		slot_set(s, SLOT_DONE);
-		return;
-	}
-	if (s->restart_now) {
+	peer_close(&s->p);
+	notify_queue(s->shard);
+	if (clean && shard_done_on_disk(s->shard))
+		ev = SEV_EXIT_DONE;
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == EX_CONFIG_)
+		ev = SEV_EXIT_CONFIG;
+	else
+		ev = SEV_EXIT_OTHER;
+	describe_status(st, why, sizeof(why));
+	switch (from) {
+	case SLOT_STOP_KILLED:
+	case SLOT_RELOAD_KILLED:
+		break;		/* we killed it: quiet */
+	case SLOT_STOPPING:
+		if (!clean)
+			log_warnx("%s: worker %s", s->shard, why);
+		break;
+	case SLOT_RELOADING:
 		if (!clean)
 			log_warnx("%s: worker %s while stopping for the reload",
-			    s->shard, describe_status(st, why, sizeof(why)));
-		slot_set(s, SLOT_WAITING);
+			    s->shard, why);
+		break;
+	default:
+		if (ev == SEV_EXIT_DONE)
+			log_info("%s: shard done", s->shard);
+		else if (ev == SEV_EXIT_CONFIG)
+			log_warnx("%s: worker exited with status 78 "
+			    "(configuration): not restarting it; fix the "
+			    "configuration and reload", s->shard);
+		else
+			log_warnx("%s: worker %s", s->shard, why);
+		break;
+	}
+	slot_event(s, ev, NULL);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static struct helper *
+helper_of_pid(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < H_COUNT; i++)
+		if (k.helpers[i].p.pid == pid && pid > 0)
+			return &k.helpers[i];
+	return NULL;
+}
+
+static void
+helper_spawn(struct helper *h)
+{
+	char **argv = child_argv(HELPER_PROGNAME, "-H", h->role);
+
+	if (peer_spawn(&h->p, k.helper_path, argv) == -1) {
+		log_warn("helper %s: start", h->role);
+		h->state = HS_DOWN;
+		h->deadline = now_ms() + k.cfg.restart_min_ms;
+	} else {
+		log_debug("helper %s: started pid %d", h->role, (int)h->p.pid);
+		h->state = HS_STARTING;
+		h->started_ms = now_ms();
+		h->deadline = now_ms() + HELLO_TIMEOUT_MS;
+	}
+	h->busy = 0;
+	h->restart_now = 0;
+	argv_free(argv);
+}
+
+static void
+helper_kill(struct helper *h, const char *why)
+{
+	log_warnx("helper %s: pid %d: %s; killing it", h->role, (int)h->p.pid,
+	    why);
+	if (h->p.pid > 0)
+		kill(h->p.pid, SIGKILL);
+	peer_close(&h->p);
+}
+
+static void	notify_lost(void);
+
+static void
+helper_exited(struct helper *h, int st)
+{
+	char why[64];
+	uint64_t delay;
+
+	h->p.pid = 0;
+	peer_close(&h->p);
+	if (h == &k.helpers[H_TOPOLOGY] && h->busy) {
+		free(k.pend);
+		k.pend = NULL;
+		k.npend = 0;
+		k.next_topology = now_ms();	/* ask the next one */
+	}
+	if (h == &k.helpers[H_NOTIFY])
+		notify_lost();
+	h->busy = 0;
+	if (h->state == HS_STOPPING && (k.stopping || h->restart_now)) {
+		h->state = HS_DOWN;
+		h->deadline = now_ms();
 		return;
 	}
-	if (WIFEXITED(st) && WEXITSTATUS(st) == EX_CONFIG_) {
-		log_warnx("%s: worker exited with status 78 (configuration): "
-		    "not restarting it; fix the configuration and reload",
-		    s->shard);
-		slot_set(s, SLOT_FAILED);
-		return;
-	}
-	if (!s->killed || !clean)
-		log_warnx("%s: worker %s", s->shard,
-		    describe_status(st, why, sizeof(why)));
-	if (up >= HEALTHY_MS)
-		s->restarts = 0;
-	/* jittered, but always within restart_min..restart_max */
-	delay = backoff_ms(s->restarts, k.cfg.restart_min_ms,
+	log_warnx("helper %s: %s", h->role, describe_status(st, why,
+	    sizeof(why)));
+	if (now_ms() - h->started_ms >= HEALTHY_MS)
+		h->restarts = 0;
+	delay = backoff_ms(h->restarts++, k.cfg.restart_min_ms,
 	    k.cfg.restart_max_ms);
 	if (delay < k.cfg.restart_min_ms)
 		delay = k.cfg.restart_min_ms;
-	s->next_start = now_ms() + delay;
-	s->restarts++;
-	metrics_restart(s->shard);
-	log_info("%s: restarting worker in %llu ms", s->shard,
-	    (unsigned long long)(s->next_start - now_ms()));
-	slot_set(s, SLOT_BACKOFF);
+	h->state = HS_DOWN;
+	h->deadline = now_ms() + delay;
+	log_info("helper %s: restarting it in %llu ms", h->role,
+	    (unsigned long long)delay);
 }
 
 static void
-reap(void)
+helper_stop(struct helper *h)
 {
-	pid_t pid;
-	int st;
-	size_t i;
-
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (i = 0; i < k.nslots; i++)
-			if (k.slots[i].pid == pid)
-				break;
-		if (i == k.nslots)
-			continue;
-		slot_exited(&k.slots[i], st);
+	if (h->state == HS_STARTING || h->state == HS_UP) {
+		if (h->p.pid > 0)
+			kill(h->p.pid, SIGTERM);
+		h->state = HS_STOPPING;
 	}
 }
 
-/* A worker that breaks the protocol is killed and restarted: its messages
- * are gossip, our table is the truth. */
+/* ------------------------------------------------------------ metrics */
+
 static void
-slot_protocol_error(struct slot *s, const char *what)
+metrics_event(const char *shard, uint32_t kind, uint64_t v)
 {
-	log_warnx("%s: worker pid %d: %s; killing it", s->shard, (int)s->pid,
-	    what);
-	slot_kill(s, SIGKILL);
-	s->killed = 0;	/* its death is worth a log line */
-	close(s->fd);
-	s->fd = -1;
+	struct msg_m_event e;
+
+	memset(&e, 0, sizeof(e));
+	if (shard != NULL)
+		str_copy(e.shard, shard, sizeof(e.shard));
+	e.kind = kind;
+	e.value = v;
+	/* metrics are best effort: a full queue drops them */
+	peer_send(&k.helpers[H_METRICS].p, MSG_M_EVENT, &e, sizeof(e), NULL, 0);
+}
+
+/* ------------------------------------------------------------ notify */
+
+/*
+ * The supervisor owns the outbox: it hands the first committed entry of a
+ * shard to the notify helper and removes it only after the helper said
+ * "published". An entry is on disk until then, so a helper crash or a
+ * SIGKILL of the supervisor costs at most a second publication.
+ */
+static void
+notify_queue(const char *shard)
+{
+	struct slot *s = slot_find(shard);
+	size_t i;
+
+	if (s != NULL) {
+		s->outbox_clean = 0;
+		if (s->queued)
+			return;
+		s->queued = 1;
+	} else
+		for (i = 0; i < k.nnq; i++)
+			if (strcmp(k.nq[i], shard) == 0)
+				return;
+	k.nq = xrealloc(k.nq, (k.nnq + 1) * sizeof(*k.nq));
+	k.nq[k.nnq++] = xstrdup(shard);
+}
+
+static void
+notify_queue_all(void)
+{
+	char dir[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(dir, sizeof(dir), "%s/outbox", k.cfg.state_dir);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (safe_component(de->d_name))
+			notify_queue(de->d_name);
+	closedir(d);
+}
+
+struct pick {
+	const char	*published;	/* remove this one if it comes first */
+	int		 calls;
+	char		*next;		/* the entry to publish next */
+};
+
+static int
+pick_cb(void *arg, const char *shard, const char *message)
+{
+	struct pick *p = arg;
+
+	if (k.cfg.sns_topic_arn == NULL)
+		return 0;	/* notifications turned off: discard */
+	if (p->calls++ == 0 && p->published != NULL &&
+	    strcmp(p->published, message) == 0)
+		return 0;	/* published: unlink */
+	p->next = xstrdup(message);
+	return -1;		/* kept: the next one to hand out */
+}
+
+static void
+fly_clear(void)
+{
+	free(k.fly.shard);
+	free(k.fly.message);
+	memset(&k.fly, 0, sizeof(k.fly));
+}
+
+/* Look at one shard's outbox; hand its next entry out. 1 if one is out. */
+static int
+notify_shard(const char *shard, const char *published)
+{
+	struct helper *h = &k.helpers[H_NOTIFY];
+	struct msg_publish mp;
+	struct pick p;
+	struct slot *s = slot_find(shard);
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	p.published = published;
+	r = outbox_drain(k.cfg.state_dir, shard, pick_cb, &p);
+	if (p.next == NULL) {
+		if (r == 0 && s != NULL)
+			s->outbox_clean = 1;
+		return 0;
+	}
+	memset(&mp, 0, sizeof(mp));
+	mp.id = ++k.publish_id;
+	str_copy(mp.shard, shard, sizeof(mp.shard));
+	if (peer_send(&h->p, MSG_PUBLISH, &mp, sizeof(mp), p.next,
+	    strlen(p.next)) == -1) {
+		free(p.next);
+		notify_queue(shard);
+		return 0;
+	}
+	k.fly.shard = xstrdup(shard);
+	k.fly.message = p.next;
+	k.fly.id = mp.id;
+	h->busy = 1;
+	return 1;
+}
+
+static void
+notify_service(void)
+{
+	struct helper *h = &k.helpers[H_NOTIFY];
+	int n = 0;
+
+	if (h->busy || now_ms() < k.next_outbox)
+		return;
+	if (k.cfg.sns_topic_arn != NULL && h->state != HS_UP)
+		return;
+	while (k.nnq > 0 && n++ < DRAINS_PER_TURN) {
+		char *shard = k.nq[0];
+		struct slot *s = slot_find(shard);
+		int out;
+
+		memmove(k.nq, k.nq + 1, (k.nnq - 1) * sizeof(*k.nq));
+		k.nnq--;
+		if (s != NULL)
+			s->queued = 0;
+		out = notify_shard(shard, NULL);
+		free(shard);
+		if (out)
+			return;
+	}
+}
+
+static void
+notify_answer(const struct msg_result *r)
+{
+	struct helper *h = &k.helpers[H_NOTIFY];
+	char *shard, *message;
+
+	if (k.fly.shard == NULL || r->id != k.fly.id) {
+		helper_kill(h, "PUBLISHED of no request");
+		return;
+	}
+	shard = k.fly.shard;
+	message = k.fly.message;
+	memset(&k.fly, 0, sizeof(k.fly));
+	h->busy = 0;
+	if (r->ok) {
+		log_debug("%s: notification published", shard);
+		/* remove it and hand out the next one of the shard */
+		notify_shard(shard, message);
+	} else {
+		metrics_event(NULL, MSG_M_NOTIFY_ERROR, 1);
+		log_warnx("%s: notification not published: %s; will retry",
+		    shard, r->text);
+		notify_queue(shard);
+		k.next_outbox = now_ms() + OUTBOX_RETRY_MS;
+	}
+	free(shard);
+	free(message);
+}
+
+/* The helper died with a publication out: it stays in the outbox. */
+static void
+notify_lost(void)
+{
+	if (k.fly.shard != NULL)
+		notify_queue(k.fly.shard);
+	fly_clear();
+}
+
+static int
+notify_idle(void)
+{
+	return k.fly.shard == NULL && k.nnq == 0;
+}
+
+/* ------------------------------------------------------------ topology */
+
+static void
+topology_apply(const struct msg_result *r)
+{
+	size_t i, fresh = 0;
+
+	for (i = 0; i < k.nslots; i++)
+		k.slots[i]->in_topology = 0;
+	for (i = 0; i < k.npend; i++) {
+		struct msg_topo_shard *t = &k.pend[i];
+		struct slot *s = slot_find(t->id);
+
+		if (s == NULL) {
+			s = slot_new(t->id);
+			fresh++;
+			if (k.topology_ok)
+				log_info("%s: new shard%s%s%s%s", s->shard,
+				    t->parent[0] ? " (parent " : "", t->parent,
+				    t->adjacent[0] ? ", " : "", t->adjacent);
+			/* the checkpoint is read once, not at every turn */
+			if (shard_done_on_disk(s->shard))
+				slot_event(s, SEV_DONE, NULL);
+			notify_queue(s->shard);
+		} else if (s->in_topology) {
+			continue;	/* a duplicate: counted once */
+		}
+		free(s->parent);
+		free(s->adjacent);
+		s->parent = t->parent[0] ? xstrdup(t->parent) : NULL;
+		s->adjacent = t->adjacent[0] ? xstrdup(t->adjacent) : NULL;
+		s->in_topology = 1;
+	}
+	if (!k.topology_ok) {
+		size_t listed = 0;
+
+		for (i = 0; i < k.nslots; i++)
+			listed += k.slots[i]->in_topology;
+		log_info("stream %s: %zu shards", k.cfg.stream, listed);
+	}
+	free(k.pend);
+	k.pend = NULL;
+	k.npend = 0;
+	k.topology_ok = 1;
+	k.next_topology = now_ms() + k.cfg.topology_refresh_ms;
+}
+
+static void
+topology_answer(const struct msg_result *r)
+{
+	k.helpers[H_TOPOLOGY].busy = 0;
+	if (r->ok) {
+		topology_apply(r);
+		return;
+	}
+	free(k.pend);
+	k.pend = NULL;
+	k.npend = 0;
+	if (strcmp(r->code, "ResourceNotFoundException") == 0)
+		log_warnx("stream %s does not exist (yet) in region %s; "
+		    "waiting", k.cfg.stream, k.cfg.region);
+	else
+		log_warnx("list shards of %s: %.*s; retrying", k.cfg.stream,
+		    (int)sizeof(r->text), r->text);
+	k.next_topology = now_ms() + (k.topology_ok ?
+	    k.cfg.topology_refresh_ms : TOPOLOGY_RETRY_MS);
+}
+
+static void
+topology_service(void)
+{
+	struct helper *h = &k.helpers[H_TOPOLOGY];
+
+	if (k.stopping || h->state != HS_UP || h->busy ||
+	    now_ms() < k.next_topology)
+		return;
+	if (peer_send(&h->p, MSG_TOPO_REQ, NULL, 0, NULL, 0) == 0)
+		h->busy = 1;
+}
+
+/* ------------------------------------------------------------ reading */
+
+static void
+helper_read(struct helper *h)
+{
+	struct msg m;
+	ssize_t n;
+	int r;
+
+	n = msgbuf_read(&h->p.mb, h->p.fd);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		peer_close(&h->p);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	while ((r = msg_get(&h->p.mb, &m)) == 1) {
+		if (m.hdr.gen != h->p.gen)
+			continue;
+		if (h->state == HS_STARTING) {
+			const struct msg_hello *hh = m.payload;
+
+			if (m.hdr.type != MSG_HELLO || strncmp(hh->shard,
+			    h->role, sizeof(hh->shard)) != 0) {
+				helper_kill(h, "expected HELLO");
+				return;
+			}
+			h->state = HS_UP;
+			continue;
+		}
+		if (h == &k.helpers[H_TOPOLOGY] && h->busy &&
+		    m.hdr.type == MSG_TOPO_SHARD) {
+			if (k.npend % 1024 == 0)
+				k.pend = xrealloc(k.pend, (k.npend + 1024) *
+				    sizeof(*k.pend));
+			memcpy(&k.pend[k.npend], m.payload, sizeof(*k.pend));
+			/* a gossiping helper never makes us read past a field */
+			k.pend[k.npend].id[MSG_SHARD_LEN - 1] = '\0';
+			k.pend[k.npend].parent[MSG_SHARD_LEN - 1] = '\0';
+			k.pend[k.npend].adjacent[MSG_SHARD_LEN - 1] = '\0';
+			if (safe_component(k.pend[k.npend].id))
+				k.npend++;
+		} else if (h == &k.helpers[H_TOPOLOGY] && h->busy &&
+		    m.hdr.type == MSG_TOPO_END) {
+			struct msg_result res;
+
+			memcpy(&res, m.payload, sizeof(res));
+			res.code[sizeof(res.code) - 1] = '\0';
+			res.text[sizeof(res.text) - 1] = '\0';
+			topology_answer(&res);
+		} else if (h == &k.helpers[H_NOTIFY] &&
+		    m.hdr.type == MSG_PUBLISHED) {
+			struct msg_result res;
+
+			memcpy(&res, m.payload, sizeof(res));
+			res.text[sizeof(res.text) - 1] = '\0';
+			notify_answer(&res);
+			if (h->p.fd == -1)
+				return;
+		} else {
+			helper_kill(h, "unexpected message type");
+			return;
+		}
+	}
+	if (r == -1)
+		helper_kill(h, "malformed message");
+}
+
+/* FLUSH values come from a process we do not trust: bound them */
+static uint64_t
+bounded(uint64_t v, uint64_t max)
+{
+	return v > max ? max : v;
 }
 
 static void
@@ -531,18 +1004,17 @@ slot_read(struct slot *s)
 	ssize_t n;
 	int r;
 
-	n = msgbuf_read(&s->mb, s->fd);
+	n = msgbuf_read(&s->p.mb, s->p.fd);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
 		/* EOF: the worker is exiting; reap() will tell why */
-		close(s->fd);
-		s->fd = -1;
+		peer_close(&s->p);
 		return;
 	}
 	memset(&m, 0, sizeof(m));
-	while ((r = msg_get(&s->mb, &m)) == 1) {
-		if (m.hdr.gen != s->gen) {
+	while ((r = msg_get(&s->p.mb, &m)) == 1) {
+		if (m.hdr.gen != s->p.gen) {
 			log_debug("%s: stale message (generation %u)",
 			    s->shard, m.hdr.gen);
 			continue;
@@ -551,50 +1023,88 @@ slot_read(struct slot *s)
 		case MSG_HELLO: {
 			const struct msg_hello *h = m.payload;
 
-			if (s->state != SLOT_STARTING ||
-			    strncmp(h->shard, s->shard, sizeof(h->shard)) != 0) {
-				slot_protocol_error(s, "unexpected HELLO");
-				return;
-			}
-			slot_set(s, SLOT_RUNNING);
+			if (strnlen(h->shard, sizeof(h->shard)) ==
+			    sizeof(h->shard) || strcmp(h->shard, s->shard) != 0)
+				slot_event(s, SEV_PROTO_ERROR,
+				    "unexpected HELLO");
+			else
+				slot_event(s, SEV_HELLO, NULL);
 			break;
 		}
 		case MSG_FLUSH: {
-			const struct msg_flush *f = m.payload;
+			struct msg_m_flush f;
 
-			if (s->state == SLOT_STARTING) {
-				slot_protocol_error(s, "FLUSH before HELLO");
-				return;
+			memset(&f, 0, sizeof(f));
+			memcpy(&f.f, m.payload, sizeof(f.f));
+			if (s->f.state != SLOT_STARTING) {
+				str_copy(f.shard, s->shard, sizeof(f.shard));
+				/* a batch holds at most 2^32 records */
+				f.f.records = bounded(f.f.records, 1ULL << 32);
+				f.f.bytes = bounded(f.f.bytes, 1ULL << 42);
+				f.f.stored_bytes = bounded(f.f.stored_bytes,
+				    1ULL << 42);
+				f.f.latency_ms = bounded(f.f.latency_ms,
+				    86400000ULL * 365);
+				log_debug("%s: flush of %llu records reported",
+				    s->shard, (unsigned long long)f.f.records);
+				peer_send(&k.helpers[H_METRICS].p, MSG_M_FLUSH,
+				    &f, sizeof(f), NULL, 0);
 			}
-			log_debug("%s: flush of %llu records reported",
-			    s->shard, (unsigned long long)f->records);
-			metrics_flush(s->shard, f);
-			drain_shard(s->shard);
+			slot_event(s, SEV_FLUSH, NULL);
 			break;
 		}
 		case MSG_STATS:
-			if (s->state == SLOT_STARTING) {
-				slot_protocol_error(s, "message before HELLO");
-				return;
+		case MSG_HEALTH:
+			if (s->f.state == SLOT_STARTING) {
+				slot_event(s, SEV_PROTO_ERROR,
+				    "message before HELLO");
+				break;
 			}
-			metrics_stats(s->shard, m.payload);
+			if (m.hdr.type == MSG_STATS) {
+				struct msg_m_stats st;
+
+				memset(&st, 0, sizeof(st));
+				str_copy(st.shard, s->shard, sizeof(st.shard));
+				memcpy(&st.s, m.payload, sizeof(st.s));
+				peer_send(&k.helpers[H_METRICS].p, MSG_M_STATS,
+				    &st, sizeof(st), NULL, 0);
+			}
 			break;
 		case MSG_DONE:
-			if (s->state == SLOT_STARTING) {
-				slot_protocol_error(s, "message before HELLO");
-				return;
-			}
-			/* its children may be new to us: look now */
-			log_info("%s: shard end reached", s->shard);
-			k.next_topology = now_ms();
+			if (s->f.state != SLOT_STARTING)
+				log_info("%s: shard end reached", s->shard);
+			slot_event(s, SEV_DONE, NULL);
 			break;
 		default:
-			slot_protocol_error(s, "unexpected message type");
-			return;
+			slot_event(s, SEV_PROTO_ERROR, "unexpected message type");
+			break;
 		}
+		if (s->p.fd == -1)
+			return;		/* killed: nothing more is heard */
 	}
 	if (r == -1)
-		slot_protocol_error(s, "malformed message");
+		slot_event(s, SEV_PROTO_ERROR, "malformed message");
+}
+
+static void
+reap(void)
+{
+	struct helper *h;
+	pid_t pid;
+	int st;
+	size_t i;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if ((h = helper_of_pid(pid)) != NULL) {
+			helper_exited(h, st);
+			continue;
+		}
+		for (i = 0; i < k.nslots; i++)
+			if (k.slots[i]->p.pid == pid)
+				break;
+		if (i < k.nslots)
+			slot_exited(k.slots[i], st);
+	}
 }
 
 static void
@@ -602,27 +1112,8 @@ stop_all(void)
 {
 	size_t i;
 
-	for (i = 0; i < k.nslots; i++) {
-		struct slot *s = &k.slots[i];
-
-		if (slot_alive(s)) {
-			slot_kill(s, SIGTERM);
-			slot_set(s, SLOT_STOPPING);
-		} else if (s->state == SLOT_BACKOFF)
-			slot_set(s, SLOT_WAITING);
-	}
-}
-
-static int
-alive_count(void)
-{
-	size_t i;
-	int n = 0;
-
 	for (i = 0; i < k.nslots; i++)
-		if (k.slots[i].pid > 0)
-			n++;
-	return n;
+		slot_event(k.slots[i], SEV_STOP, NULL);
 }
 
 static void
@@ -662,8 +1153,6 @@ reload(void)
 		return;
 	}
 	log_info("reload: configuration changed; restarting workers");
-	aws_ctx_free(&k.aws);
-	creds_free(k.creds);
 	cfg_free(&k.cfg);
 	free(k.cfgtext);
 	k.cfg = ncfg;
@@ -671,37 +1160,26 @@ reload(void)
 	log_setlevel(k.cfg.log_level);
 	if (!k.debug)
 		log_setfacility(k.cfg.log_facility);
-	k.creds = creds_new(&k.cfg);
-	if (aws_ctx_init(&k.aws, &k.cfg, k.creds) == -1)
-		fatalx("reload: bad endpoint");
-	k.aws.interrupted = sup_interrupted;
-	aws_ctx_set_abort(&k.aws, sup_interrupted);
-	metrics_init(&k.cfg);
-	for (i = 0; i < k.nslots; i++) {
-		struct slot *s = &k.slots[i];
-
-		if (slot_alive(s)) {
-			s->restart_now = 1;
-			s->stop_deadline = now_ms() + k.cfg.shutdown_timeout_ms;
-			slot_kill(s, SIGTERM);
-			slot_set(s, SLOT_STOPPING);
-		} else if (s->state == SLOT_FAILED || s->state == SLOT_BACKOFF) {
-			s->restarts = 0;
-			slot_set(s, SLOT_WAITING);
-		}
+	for (i = 0; i < H_COUNT; i++) {
+		k.helpers[i].restart_now = 1;
+		k.helpers[i].restarts = 0;
+		helper_stop(&k.helpers[i]);
 	}
+	for (i = 0; i < k.nslots; i++)
+		slot_event(k.slots[i], SEV_RELOAD, NULL);
 	k.next_topology = now_ms();
+	k.next_outbox = 0;
 }
 
 static void
-find_worker(void)
+find_program(char *out, size_t len, const char *env, const char *name)
 {
 	char self[PATH_MAX], *slash;
-	const char *env = getenv("KINESIS_KEEPER_WORKER");
+	const char *e = getenv(env);
 	ssize_t n;
 
-	if (env != NULL && *env != '\0') {
-		snprintf(k.worker_path, sizeof(k.worker_path), "%s", env);
+	if (e != NULL && *e != '\0') {
+		snprintf(out, len, "%s", e);
 		return;
 	}
 	/* next to this program (a build tree), else the installed one */
@@ -710,14 +1188,12 @@ find_worker(void)
 		self[n] = '\0';
 		if ((slash = strrchr(self, '/')) != NULL) {
 			*slash = '\0';
-			if ((size_t)snprintf(k.worker_path, sizeof(k.worker_path),
-			    "%s/%s", self, WORKER_NAME) < sizeof(k.worker_path) &&
-			    access(k.worker_path, X_OK) == 0)
+			if ((size_t)snprintf(out, len, "%s/%s", self, name) <
+			    len && access(out, X_OK) == 0)
 				return;
 		}
 	}
-	snprintf(k.worker_path, sizeof(k.worker_path), "%s/%s", LIBEXECDIR,
-	    WORKER_NAME);
+	snprintf(out, len, "%s/%s", LIBEXECDIR, name);
 }
 
 static int
@@ -737,35 +1213,6 @@ lock_state_dir(void)
 		fatal("lock %s", path);
 	}
 	return fd;
-}
-
-static uint64_t
-next_timeout(void)
-{
-	uint64_t now = now_ms(), t = now + 60000;
-	size_t i;
-
-	if (k.stopping)
-		return k.stop_deadline > now ? k.stop_deadline - now : 0;
-	if (k.next_topology < t)
-		t = k.next_topology;
-	if (k.outbox_pending && k.next_outbox && k.next_outbox < t)
-		t = k.next_outbox;
-	if (k.next_metrics < t)
-		t = k.next_metrics;
-	for (i = 0; i < k.nslots; i++) {
-		struct slot *s = &k.slots[i];
-
-		if (s->state == SLOT_BACKOFF && s->next_start < t)
-			t = s->next_start;
-		if (s->state == SLOT_STARTING &&
-		    s->started_ms + HELLO_TIMEOUT_MS < t)
-			t = s->started_ms + HELLO_TIMEOUT_MS;
-		if (s->state == SLOT_STOPPING && !s->killed &&
-		    s->stop_deadline < t)
-			t = s->stop_deadline;
-	}
-	return t > now ? t - now : 0;
 }
 
 static void
@@ -802,85 +1249,172 @@ handle_signals(void)
 	}
 }
 
+/* Timers of slots and helpers that fell due. */
+static void
+timers(uint64_t now)
+{
+	size_t i;
+	int ev;
+
+	for (i = 0; i < k.nslots; i++)
+		if ((ev = slot_due(&k.slots[i]->f, now)) != -1)
+			slot_event(k.slots[i], (enum slot_event)ev, NULL);
+	for (i = 0; i < H_COUNT; i++) {
+		struct helper *h = &k.helpers[i];
+
+		if (h->state == HS_DOWN && !k.stopping && now >= h->deadline)
+			helper_spawn(h);
+		else if (h->state == HS_STARTING && now >= h->deadline &&
+		    h->p.fd != -1)
+			helper_kill(h, "no HELLO");
+	}
+}
+
+static uint64_t
+next_timeout(void)
+{
+	uint64_t now = now_ms(), t = now + 60000;
+	size_t i;
+
+	if (k.stopping && k.stop_deadline < t)
+		t = k.stop_deadline;
+	if (!k.stopping && k.helpers[H_TOPOLOGY].state == HS_UP &&
+	    !k.helpers[H_TOPOLOGY].busy && k.next_topology < t)
+		t = k.next_topology;
+	if (k.nnq > 0 && !k.helpers[H_NOTIFY].busy) {
+		if (k.next_outbox > now && k.next_outbox < t)
+			t = k.next_outbox;
+		else if (k.next_outbox <= now &&
+		    k.helpers[H_NOTIFY].state == HS_UP)
+			t = now;
+	}
+	for (i = 0; i < k.nslots; i++) {
+		const struct slot_fsm *f = &k.slots[i]->f;
+
+		if (slot_has_deadline(f->state) && f->deadline < t)
+			t = f->deadline;
+		/* more to start than one turn may start */
+		if (!k.stopping && f->state == SLOT_WAITING &&
+		    k.slots[i]->in_topology)
+			t = now;
+	}
+	for (i = 0; i < H_COUNT; i++)
+		if ((k.helpers[i].state == HS_DOWN ||
+		    k.helpers[i].state == HS_STARTING) &&
+		    k.helpers[i].deadline < t)
+			t = k.helpers[i].deadline;
+	return t > now ? t - now : 0;
+}
+
+static int
+helpers_alive(void)
+{
+	int i, n = 0;
+
+	for (i = 0; i < H_COUNT; i++)
+		n += k.helpers[i].p.pid > 0;
+	return n;
+}
+
 static void
 main_loop(void)
 {
 	struct pollfd *pfd = NULL;
-	struct slot **who = NULL;
-	size_t i, n;
-	int r;
+	struct peer **who = NULL;
+	struct slot **wslot = NULL;
+	struct helper **whelp = NULL;
+	size_t i, n, cap = 0;
+	int r, helpers_told = 0;
+	uint64_t now, turn_start, wait;
 
+	for (i = 0; i < H_COUNT; i++) {
+		peer_init(&k.helpers[i].p);
+		k.helpers[i].role = i == H_TOPOLOGY ? "topology" :
+		    i == H_NOTIFY ? "notify" : "metrics";
+		helper_spawn(&k.helpers[i]);
+	}
 	k.sigchld = 1;
+	turn_start = now_ms();
 	for (;;) {
 		/* waitpid scans every child: only when one has changed */
 		if (k.sigchld) {
 			k.sigchld = 0;
 			reap();
 		}
-		if (k.stopping && alive_count() == 0)
-			break;
-		if (k.stopping && now_ms() >= k.stop_deadline) {
-			for (i = 0; i < k.nslots; i++)
-				if (k.slots[i].pid > 0) {
-					log_warnx("%s: worker did not stop within "
-					    "%llu ms; killing it",
-					    k.slots[i].shard, (unsigned long long)
-					    k.cfg.shutdown_timeout_ms);
-					slot_kill(&k.slots[i], SIGKILL);
-				}
-			while (alive_count() > 0) {
-				int st;
-				pid_t pid = waitpid(-1, &st, 0);
-
-				if (pid == -1 && errno != EINTR)
-					break;
-				for (i = 0; i < k.nslots; i++)
-					if (k.slots[i].pid == pid && pid > 0)
-						slot_exited(&k.slots[i], st);
+		now = now_ms();
+		timers(now);
+		if (k.stopping) {
+			/* workers first, then what they left to announce,
+			 * then the helpers; never past the deadline */
+			if (k.running == 0 && !helpers_told &&
+			    (notify_idle() || now >= k.stop_deadline ||
+			    k.cfg.sns_topic_arn == NULL)) {
+				for (i = 0; i < H_COUNT; i++)
+					helper_stop(&k.helpers[i]);
+				helpers_told = 1;
 			}
-			break;
+			if (k.running == 0 && helpers_alive() == 0)
+				break;
+			if (now >= k.stop_deadline + 1000) {
+				/* stragglers were SIGKILLed at the deadline */
+				log_warnx("stop: %d workers and %d helpers "
+				    "still there; leaving", k.running,
+				    helpers_alive());
+				break;
+			}
+			if (now >= k.stop_deadline)
+				for (i = 0; i < H_COUNT; i++)
+					if (k.helpers[i].p.pid > 0) {
+						kill(k.helpers[i].p.pid, SIGKILL);
+						k.helpers[i].state = HS_STOPPING;
+					}
 		}
-		if (!k.stopping) {
-			if (now_ms() >= k.next_topology)
-				topology_refresh();
-			if (k.outbox_pending && now_ms() >= k.next_outbox)
-				drain_all();
-			for (i = 0; i < k.nslots; i++) {
-				struct slot *s = &k.slots[i];
-
-				if (s->state == SLOT_STARTING && now_ms() >
-				    s->started_ms + HELLO_TIMEOUT_MS) {
-					slot_protocol_error(s, "no HELLO");
-				}
-				/* a stop for a reload is bounded too */
-				if (s->state == SLOT_STOPPING && s->pid > 0 &&
-				    !s->killed && now_ms() >= s->stop_deadline) {
-					log_warnx("%s: worker did not stop within "
-					    "%llu ms; killing it", s->shard,
-					    (unsigned long long)
-					    k.cfg.shutdown_timeout_ms);
-					slot_kill(s, SIGKILL);
-				}
-			}
-			schedule();
-			metrics_workers_running(alive_count());
-			k.next_metrics = now_ms() + metrics_tick(&k.aws, &k.cfg);
+		topology_service();
+		notify_service();
+		schedule();
+		if (!k.stopping && (k.running != k.workers_last ||
+		    now - k.workers_sent >= 10000)) {
+			metrics_event(NULL, MSG_M_WORKERS, (uint64_t)k.running);
+			k.workers_last = k.running;
+			k.workers_sent = now;
 		}
 
-		pfd = xrealloc(pfd, (k.nslots + 1) * sizeof(*pfd));
-		who = xrealloc(who, (k.nslots + 1) * sizeof(*who));
+		n = 1 + k.nslots + H_COUNT;
+		if (n > cap) {
+			cap = n;
+			pfd = xrealloc(pfd, cap * sizeof(*pfd));
+			who = xrealloc(who, cap * sizeof(*who));
+			wslot = xrealloc(wslot, cap * sizeof(*wslot));
+			whelp = xrealloc(whelp, cap * sizeof(*whelp));
+		}
 		pfd[0].fd = k.sigfd;
 		pfd[0].events = POLLIN;
 		n = 1;
-		for (i = 0; i < k.nslots; i++) {
-			if (k.slots[i].fd == -1)
+		for (i = 0; i < k.nslots + H_COUNT; i++) {
+			struct peer *p = i < k.nslots ? &k.slots[i]->p :
+			    &k.helpers[i - k.nslots].p;
+
+			if (p->fd == -1)
 				continue;
-			pfd[n].fd = k.slots[i].fd;
+			pfd[n].fd = p->fd;
 			pfd[n].events = POLLIN;
-			who[n++] = &k.slots[i];
+			if (p->out_off < p->out.len)
+				pfd[n].events |= POLLOUT;
+			who[n] = p;
+			whelp[n] = i < k.nslots ? NULL : &k.helpers[i - k.nslots];
+			wslot[n++] = i < k.nslots ? k.slots[i] : NULL;
 		}
-		r = poll(pfd, n, (int)(next_timeout() > 60000 ? 60000 :
-		    next_timeout()));
+		wait = next_timeout();
+		now = now_ms();
+		/* the longest time between two polls: the loop's stall */
+		if (now - turn_start > k.max_turn_ms) {
+			k.max_turn_ms = now - turn_start;
+			if (k.max_turn_ms >= STALL_LOG_MS)
+				log_debug("loop: longest turn so far %llu ms",
+				    (unsigned long long)k.max_turn_ms);
+		}
+		r = poll(pfd, n, (int)(wait > 60000 ? 60000 : wait));
+		turn_start = now_ms();
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
@@ -888,13 +1422,24 @@ main_loop(void)
 		}
 		if (pfd[0].revents & POLLIN)
 			handle_signals();
-		for (i = 1; i < n; i++)
-			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR) &&
-			    who[i]->fd == pfd[i].fd)
-				slot_read(who[i]);
+		for (i = 1; i < n; i++) {
+			if (who[i]->fd != pfd[i].fd)
+				continue;
+			if (pfd[i].revents & POLLOUT)
+				peer_flush(who[i]);
+			if (who[i]->fd != pfd[i].fd ||
+			    !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (wslot[i] != NULL)
+				slot_read(wslot[i]);
+			else
+				helper_read(whelp[i]);
+		}
 	}
 	free(pfd);
 	free(who);
+	free(wslot);
+	free(whelp);
 }
 
 static void
@@ -981,9 +1526,16 @@ main(int argc, char *argv[])
 
 	make_dirs();
 	lockfd = lock_state_dir();
-	find_worker();
+	find_program(k.worker_path, sizeof(k.worker_path),
+	    "KINESIS_KEEPER_WORKER", WORKER_NAME);
 	if (access(k.worker_path, X_OK) == -1)
 		fatal("worker program %s", k.worker_path);
+	/* the helpers are the real worker program even when tests give the
+	 * workers a stand-in */
+	find_program(k.helper_path, sizeof(k.helper_path),
+	    "KINESIS_KEEPER_HELPER", WORKER_NAME);
+	if (access(k.helper_path, X_OK) == -1)
+		fatal("helper program %s", k.helper_path);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -996,39 +1548,44 @@ main(int argc, char *argv[])
 		fatal("signalfd");
 	signal(SIGPIPE, SIG_IGN);
 
-	http_global_init();
-	k.creds = creds_new(&k.cfg);
-	if (aws_ctx_init(&k.aws, &k.cfg, k.creds) == -1)
-		fatalx_code(EX_CONFIG_, "bad endpoint");
-	k.aws.interrupted = sup_interrupted;
-	aws_ctx_set_abort(&k.aws, sup_interrupted);
-	log_info("starting %s: stream %s, bucket %s, region %s, state %s, "
-	    "kinesis %s://%s, credentials from %s", KK_VERSION, k.cfg.stream,
-	    k.cfg.s3_bucket, k.cfg.region, k.cfg.state_dir, k.aws.kinesis.scheme,
-	    k.aws.kinesis.host, creds_source(k.creds));
+	/* no libcurl, no OpenSSL, no credentials here: the helpers own every
+	 * network call (kinesis-keeper(8), ARCHITECTURE) */
+	log_info("starting %s: stream %s, bucket %s, region %s, state %s",
+	    KK_VERSION, k.cfg.stream, k.cfg.s3_bucket, k.cfg.region,
+	    k.cfg.state_dir);
 
-	metrics_init(&k.cfg);
 	/* announce what a previous run archived but could not announce */
-	drain_all();
+	notify_queue_all();
 	main_loop();
-	drain_all();
-	if (k.outbox_pending)
+	if (!notify_idle())
 		log_warnx("some notifications are still pending; they will be "
 		    "published at the next start");
-	metrics_shutdown(&k.aws, &k.cfg);
-	log_info("stopped");
+	log_info("stopped (longest loop turn %llu ms)",
+	    (unsigned long long)k.max_turn_ms);
 
 	for (i = 0; i < k.nslots; i++) {
-		free(k.slots[i].shard);
-		free(k.slots[i].parent);
-		free(k.slots[i].adjacent);
-		msgbuf_free(&k.slots[i].mb);
-		if (k.slots[i].fd != -1)
-			close(k.slots[i].fd);
+		struct slot *s = k.slots[i];
+
+		free(s->shard);
+		free(s->parent);
+		free(s->adjacent);
+		msgbuf_free(&s->p.mb);
+		peer_close(&s->p);
+		buf_free(&s->p.out);
+		free(s);
 	}
 	free(k.slots);
-	aws_ctx_free(&k.aws);
-	creds_free(k.creds);
+	free(k.hash);
+	for (i = 0; i < H_COUNT; i++) {
+		msgbuf_free(&k.helpers[i].p.mb);
+		peer_close(&k.helpers[i].p);
+		buf_free(&k.helpers[i].p.out);
+	}
+	for (i = 0; i < k.nnq; i++)
+		free(k.nq[i]);
+	free(k.nq);
+	fly_clear();
+	free(k.pend);
 	cfg_free(&k.cfg);
 	free(k.cfgtext);
 	free(k.overrides);

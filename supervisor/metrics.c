@@ -22,27 +22,30 @@
 enum { M_RECORDS_READ, M_BYTES_READ, M_GETRECORDS_CALLS, M_GETRECORDS_THROTTLED,
 	M_MILLIS_BEHIND, M_BATCHES_FLUSHED, M_BATCH_RECORDS, M_BATCH_BYTES,
 	M_FLUSH_LATENCY, M_S3_PUT_ERRORS, M_NOTIFICATION_ERRORS,
-	M_WORKER_RESTARTS, M_WORKERS_RUNNING, M_COUNT };
+	M_WORKER_RESTARTS, M_WORKERS_RUNNING, M_NOTIFICATIONS_PENDING, M_COUNT };
 
 static const struct {
 	const char	*name;
 	const char	*unit;
 	char		 statsd;	/* 'c' counter, 'g' gauge, 't' timer */
 	int		 gauge;
+	int		 set;		/* CloudWatch: a statistic set per push */
 } defs[M_COUNT] = {
-	[M_RECORDS_READ] = { "RecordsRead", "Count", 'c', 0 },
-	[M_BYTES_READ] = { "BytesRead", "Bytes", 'c', 0 },
-	[M_GETRECORDS_CALLS] = { "GetRecordsCalls", "Count", 'c', 0 },
-	[M_GETRECORDS_THROTTLED] = { "GetRecordsThrottled", "Count", 'c', 0 },
-	[M_MILLIS_BEHIND] = { "MillisBehindLatest", "Milliseconds", 'g', 1 },
-	[M_BATCHES_FLUSHED] = { "BatchesFlushed", "Count", 'c', 0 },
-	[M_BATCH_RECORDS] = { "BatchRecords", "Count", 't', 0 },
-	[M_BATCH_BYTES] = { "BatchBytes", "Bytes", 't', 0 },
-	[M_FLUSH_LATENCY] = { "FlushLatency", "Milliseconds", 't', 0 },
-	[M_S3_PUT_ERRORS] = { "S3PutErrors", "Count", 'c', 0 },
-	[M_NOTIFICATION_ERRORS] = { "NotificationErrors", "Count", 'c', 0 },
-	[M_WORKER_RESTARTS] = { "WorkerRestarts", "Count", 'c', 0 },
-	[M_WORKERS_RUNNING] = { "WorkersRunning", "Count", 'g', 1 },
+	[M_RECORDS_READ] = { "RecordsRead", "Count", 'c', 0, 0 },
+	[M_BYTES_READ] = { "BytesRead", "Bytes", 'c', 0, 0 },
+	[M_GETRECORDS_CALLS] = { "GetRecordsCalls", "Count", 'c', 0, 0 },
+	[M_GETRECORDS_THROTTLED] = { "GetRecordsThrottled", "Count", 'c', 0, 0 },
+	[M_MILLIS_BEHIND] = { "MillisBehindLatest", "Milliseconds", 'g', 1, 0 },
+	[M_BATCHES_FLUSHED] = { "BatchesFlushed", "Count", 'c', 0, 0 },
+	[M_BATCH_RECORDS] = { "BatchRecords", "Count", 'c', 0, 1 },
+	[M_BATCH_BYTES] = { "BatchBytes", "Bytes", 'c', 0, 1 },
+	[M_FLUSH_LATENCY] = { "FlushLatency", "Milliseconds", 't', 0, 1 },
+	[M_S3_PUT_ERRORS] = { "S3PutErrors", "Count", 'c', 0, 0 },
+	[M_NOTIFICATION_ERRORS] = { "NotificationErrors", "Count", 'c', 0, 0 },
+	[M_WORKER_RESTARTS] = { "WorkerRestarts", "Count", 'c', 0, 0 },
+	[M_WORKERS_RUNNING] = { "WorkersRunning", "Count", 'g', 1, 0 },
+	[M_NOTIFICATIONS_PENDING] = { "NotificationsPending", "Count", 'g', 1,
+	    0 },
 };
 
 /* One value per metric for one interval: sum (or last value for gauges),
@@ -57,6 +60,7 @@ struct acc {
 struct mshard {
 	char		*shard;
 	struct acc	 acc;
+	int		 closed;	/* dropped after the next push */
 };
 
 static struct {
@@ -102,17 +106,19 @@ shard_acc(const char *shard)
 	return &m.shards[m.nshards++];
 }
 
+/* <prefix><Metric>[.<ShardId>]:<value>|<type>: the shard in the name, as
+ * plain statsd has no tags (kinesis-keeper.conf(5)) */
 static void
-statsd_send(int id, double v)
+statsd_send(const char *shard, int id, double v)
 {
-	char line[256];
+	char line[512];
 	int n;
 
 	if (m.statsd_fd == -1)
 		return;
-	n = snprintf(line, sizeof(line), "%s%s:%.0f|%s", m.prefix,
-	    defs[id].name, v, defs[id].statsd == 'c' ? "c" :
-	    defs[id].statsd == 'g' ? "g" : "ms");
+	n = snprintf(line, sizeof(line), "%s%s%s%s:%.0f|%s", m.prefix,
+	    defs[id].name, shard ? "." : "", shard ? shard : "", v,
+	    defs[id].statsd == 'c' ? "c" : defs[id].statsd == 'g' ? "g" : "ms");
 	/* UDP, non-blocking: a missing statsd costs nothing */
 	if (n > 0 && send(m.statsd_fd, line, (size_t)n, MSG_DONTWAIT) == -1 &&
 	    errno != ECONNREFUSED && errno != EAGAIN)
@@ -132,7 +138,7 @@ record(const char *shard, int id, double v)
 			m.stream.n[id]++;
 	} else
 		acc_add(&m.stream, id, v);
-	statsd_send(id, v);
+	statsd_send(shard, id, v);
 }
 
 void
@@ -225,10 +231,35 @@ metrics_workers_running(int n)
 	acc_add(&m.stream, M_WORKERS_RUNNING, n);
 	/* called every turn of the loop: tell statsd on change, or every 10 s */
 	if (n != last || now_ms() - sent >= 10000) {
-		statsd_send(M_WORKERS_RUNNING, n);
+		statsd_send(NULL, M_WORKERS_RUNNING, n);
 		last = n;
 		sent = now_ms();
 	}
+}
+
+void
+metrics_pending(uint64_t n)
+{
+	acc_add(&m.stream, M_NOTIFICATIONS_PENDING, (double)n);
+	statsd_send(NULL, M_NOTIFICATIONS_PENDING, (double)n);
+}
+
+/* A shard that is done: its last values go out with the next push, then
+ * nothing more is sent for it. */
+void
+metrics_forget(const char *shard)
+{
+	size_t i;
+
+	for (i = 0; i < m.nshards; i++)
+		if (strcmp(m.shards[i].shard, shard) == 0) {
+			m.shards[i].closed = 1;
+			if (!m.cw) {	/* no push will drop it */
+				free(m.shards[i].shard);
+				m.shards[i] = m.shards[--m.nshards];
+			}
+			return;
+		}
 }
 
 static void
@@ -255,7 +286,7 @@ datum(struct buf *b, int *idx, const struct cfg *cfg, const char *shard,
 		    "MetricData.member.%d.Dimensions.member.2.Value", i);
 		aws_form_add(b, k, shard);
 	}
-	if (defs[id].statsd == 't' && a->n[id] > 0) {
+	if (defs[id].set && a->n[id] > 0) {
 		/* a statistic set keeps min/max/average of the samples */
 		snprintf(k, sizeof(k),
 		    "MetricData.member.%d.StatisticValues.SampleCount", i);
@@ -332,10 +363,11 @@ push(struct aws_ctx *ctx, const struct cfg *cfg)
 			/* counters are reported as 0 too: a flat line is news */
 			if (defs[id].gauge && a->n[id] == 0)
 				continue;
-			if (defs[id].statsd == 't' && a->n[id] == 0)
+			if (defs[id].set && a->n[id] == 0)
 				continue;
 			if (shard != NULL && (id == M_NOTIFICATION_ERRORS ||
-			    id == M_WORKERS_RUNNING))
+			    id == M_WORKERS_RUNNING ||
+			    id == M_NOTIFICATIONS_PENDING))
 				continue;
 			datum(&b, &idx, cfg, shard, a, id);
 			MAYBE_SEND();
@@ -350,6 +382,13 @@ out:
 	for (i = 0; i < m.nshards; i++)
 		memset(&m.shards[i].acc, 0, sizeof(m.shards[i].acc));
 	memset(&m.stream, 0, sizeof(m.stream));
+	/* closed shards leave the table (swap with the last one) */
+	for (i = 0; i < m.nshards; )
+		if (m.shards[i].closed) {
+			free(m.shards[i].shard);
+			m.shards[i] = m.shards[--m.nshards];
+		} else
+			i++;
 }
 
 uint64_t

@@ -1,6 +1,7 @@
 /*
- * metrics.h: the supervisor's metrics (kinesis-keeper.conf(5)). Workers
- * report counters over their channel; here they are summed per shard, sent to
+ * metrics.h: the keeper's metrics (kinesis-keeper.conf(5)), kept by the metrics
+ * helper (helper.c). Workers report counters to the supervisor, which
+ * forwards them; here they are summed per shard, sent to
  * statsd as they arrive, and pushed to CloudWatch every interval. Metrics
  * never block archiving: a failed push is logged, counted and dropped.
  */
@@ -19,6 +20,8 @@ void	metrics_flush(const char *shard, const struct msg_flush *);
 void	metrics_restart(const char *shard);
 void	metrics_notification_error(void);
 void	metrics_workers_running(int);
+void	metrics_pending(uint64_t);		/* NotificationsPending */
+void	metrics_forget(const char *shard);	/* done: drop after the next push */
 /* Push to CloudWatch if the interval elapsed; returns ms until the next. */
 uint64_t metrics_tick(struct aws_ctx *, const struct cfg *);
 void	metrics_shutdown(struct aws_ctx *, const struct cfg *);

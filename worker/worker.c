@@ -30,6 +30,7 @@
 #include "cfg.h"
 #include "ckpt.h"
 #include "creds.h"
+#include "helper.h"
 #include "kinesis.h"
 #include "kpl.h"
 #include "log.h"
@@ -769,6 +770,9 @@ main(int argc, char *argv[])
 	int ch, debug = 0, verbose = 0, lockfd, r, lock_logged = 0;
 	uint64_t lock_deadline;
 
+	/* the supervisor's network helpers live in this program too */
+	if (argc > 1 && strncmp(argv[1], "-H", 2) == 0)
+		return helper_main(argc, argv);
 	while ((ch = getopt(argc, argv, "dvD:s:g:")) != -1) {
 		switch (ch) {
 		case 'd':

@@ -61,8 +61,8 @@ def send(sock, mtype, gen, payload=b""):
 
 
 def hello(sock, gen, shard):
-    send(sock, HELLO, gen, struct.pack("=i128s", os.getpid(),
-                                       shard.encode()[:127]))
+    send(sock, HELLO, gen, struct.pack("=i132s", os.getpid(),
+                                       shard.encode()[:131]))
 
 
 def read_config(sock, gen, timeout=5):

@@ -158,11 +158,32 @@ def keeper_processes(parents, conf=None):
         if state is None or state == "Z" or ppid not in parents:
             continue
         cmd = _proc_cmdline(pid)
-        if "kinesis-keeper" not in cmd:
+        if "kinesis-keeper" not in cmd or is_helper_cmd(cmd):
             continue
         if ppid == me and conf is not None and conf not in cmd:
             continue
         found.append(pid)
+    return found
+
+
+def is_helper_cmd(cmd):
+    """The supervisor's network helpers (kinesis-keeper-worker -H ROLE, named
+    kinesis-keeper-helper in ps) are not workers."""
+    return cmd.startswith("kinesis-keeper-helper ")
+
+
+def helper_processes(parent):
+    """PIDs of the live helpers of one supervisor: {role: pid}."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        state, ppid = _proc_stat(int(name))
+        if state is None or state == "Z" or ppid != parent:
+            continue
+        cmd = _proc_cmdline(int(name))
+        if is_helper_cmd(cmd):
+            found[cmd.split()[2]] = int(name)
     return found
 
 

@@ -267,7 +267,8 @@ def children_of(ppid):
         if not name.isdigit():
             continue
         state, pp = proc_stat(int(name))
-        if pp == ppid and state not in (None, "Z"):
+        if pp == ppid and state not in (None, "Z") and \
+                not kk.is_helper_cmd(kk._proc_cmdline(int(name))):
             found.append(int(name))
     return sorted(found)
 

@@ -344,8 +344,9 @@ def worker_pids(keeper):
         if not name.isdigit():
             continue
         state, ppid = kk._proc_stat(int(name))
+        cmd = kk._proc_cmdline(int(name))
         if state not in (None, "Z") and ppid == sup and \
-                "kinesis-keeper" in kk._proc_cmdline(int(name)):
+                "kinesis-keeper" in cmd and not kk.is_helper_cmd(cmd):
             found.append(int(name))
     return found
 
