@@ -168,6 +168,7 @@ const struct key cfg_keys[] = {
 	    24 * HOUR),
 	NUM("workers.shutdown_timeout", K_DURATION, shutdown_timeout_ms,
 	    "30s", 100, HOUR),
+	NUM("workers.max", K_INT, workers_max, "0", 0, 1000000),
 
 	STR("tls.ca_file", tls_ca_file, NULL, NULL, 0),
 };

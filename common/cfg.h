@@ -119,6 +119,7 @@ struct cfg {
 	uint64_t	 restart_min_ms;	/* 1s */
 	uint64_t	 restart_max_ms;	/* 60s */
 	uint64_t	 shutdown_timeout_ms;	/* 30s */
+	int		 workers_max;		/* 0: no cap */
 
 	char		*tls_ca_file;		/* NULL: $AWS_CA_BUNDLE, else system */
 };

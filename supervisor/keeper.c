@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -61,7 +62,8 @@ struct slot {
 	char		*adjacent;
 	struct slot_fsm	 f;
 	struct peer	 p;
-	int		 in_topology;
+	uint32_t	 listed_gen;	/* the topology generation that listed it */
+	int		 cycle_logged;
 	int		 outbox_clean;	/* its outbox was found empty */
 	int		 queued;	/* in the notify queue */
 	struct slot	*hnext;		/* hash chain */
@@ -114,16 +116,22 @@ static struct {
 	/* ListShards answer being received */
 	struct msg_topo_shard *pend;
 	size_t		 npend;
+	size_t		 papply;	/* applied so far, a chunk per turn */
+	int		 applying;
+	uint32_t	 topo_gen;	/* of the last topology applied whole */
 	/* notifications: shards whose outbox needs a look, in order */
 	char		**nq;
 	size_t		 nnq;
+	size_t		 nqh;		/* head: nq[nqh..nnq) are queued */
 	uint64_t	 next_outbox;	/* after a failure: retry time */
 	struct inflight	 fly;
 	uint64_t	 publish_id;
 	uint64_t	 workers_sent;
 	int		 workers_last;
 	uint64_t	 max_turn_ms;	/* the loop's longest turn */
+	uint64_t	 max_turn_cpu_us;	/* the CPU time of a turn, longest */
 	int		 running;	/* worker processes alive */
+	size_t		 capped_logged;	/* shards to read when last told */
 } k;
 
 static void
@@ -358,6 +366,13 @@ slot_new(const char *shard)
 	return s;
 }
 
+/* Listed by the last topology (or already by the one being applied). */
+static int
+listed(const struct slot *s)
+{
+	return k.topo_gen > 0 && s->listed_gen >= k.topo_gen;
+}
+
 static int
 shard_done_on_disk(const char *shard)
 {
@@ -463,7 +478,7 @@ parent_ready(const char *parent)
 	if (parent == NULL)
 		return 1;
 	p = slot_find(parent);
-	if (p == NULL || !p->in_topology)
+	if (p == NULL || !listed(p))
 		return 1;
 	return p->f.state == SLOT_DONE &&
 	    (k.cfg.sns_topic_arn == NULL || p->outbox_clean);
@@ -484,7 +499,9 @@ schedule(void)
 	    now_ms() - t0 < TURN_BUDGET_MS; i++) {
 		struct slot *s = k.slots[i];
 
-		if (!s->in_topology || s->f.state != SLOT_WAITING)
+		if (k.cfg.workers_max > 0 && k.running >= k.cfg.workers_max)
+			break;	/* the rest waits for a place */
+		if (!listed(s) || s->f.state != SLOT_WAITING)
 			continue;
 		if (parent_ready(s->parent) && parent_ready(s->adjacent)) {
 			slot_event(s, SEV_PARENTS_READY, NULL);
@@ -612,7 +629,7 @@ helper_exited(struct helper *h, int st)
 
 	h->p.pid = 0;
 	peer_close(&h->p);
-	if (h == &k.helpers[H_TOPOLOGY] && h->busy) {
+	if (h == &k.helpers[H_TOPOLOGY] && h->busy && !k.applying) {
 		free(k.pend);
 		k.pend = NULL;
 		k.npend = 0;
@@ -686,10 +703,13 @@ notify_queue(const char *shard)
 			return;
 		s->queued = 1;
 	} else
-		for (i = 0; i < k.nnq; i++)
+		for (i = k.nqh; i < k.nnq; i++)
 			if (strcmp(k.nq[i], shard) == 0)
 				return;
-	k.nq = xrealloc(k.nq, (k.nnq + 1) * sizeof(*k.nq));
+	if (k.nqh > 0 && k.nqh == k.nnq)
+		k.nqh = k.nnq = 0;
+	if ((k.nnq & (k.nnq - 1)) == 0)	/* 0, 1, 2, 4...: double */
+		k.nq = xrealloc(k.nq, (k.nnq ? 2 * k.nnq : 1) * sizeof(*k.nq));
 	k.nq[k.nnq++] = xstrdup(shard);
 }
 
@@ -781,13 +801,11 @@ notify_service(void)
 		return;
 	if (k.cfg.sns_topic_arn != NULL && h->state != HS_UP)
 		return;
-	while (k.nnq > 0 && n++ < DRAINS_PER_TURN) {
-		char *shard = k.nq[0];
+	while (k.nnq > k.nqh && n++ < DRAINS_PER_TURN) {
+		char *shard = k.nq[k.nqh++];
 		struct slot *s = slot_find(shard);
 		int out;
 
-		memmove(k.nq, k.nq + 1, (k.nnq - 1) * sizeof(*k.nq));
-		k.nnq--;
 		if (s != NULL)
 			s->queued = 0;
 		out = notify_shard(shard, NULL);
@@ -838,25 +856,92 @@ notify_lost(void)
 static int
 notify_idle(void)
 {
-	return k.fly.shard == NULL && k.nnq == 0;
+	return k.fly.shard == NULL && k.nnq == k.nqh;
 }
 
 /* ------------------------------------------------------------ topology */
 
-static void
-topology_apply(const struct msg_result *r)
+/* Follow one line of ancestors; 1 if it comes back to s. */
+static int
+ancestors_loop(struct slot *s, const char *first, struct buf *path)
 {
-	size_t i, fresh = 0;
+	struct slot *p;
+	const char *id = first;
+	size_t steps;
 
-	for (i = 0; i < k.nslots; i++)
-		k.slots[i]->in_topology = 0;
-	for (i = 0; i < k.npend; i++) {
+	buf_reset(path);
+	buf_addstr(path, s->shard);
+	for (steps = 0; id != NULL && steps < 64; steps++) {
+		if ((p = slot_find(id)) == NULL || !listed(p))
+			return 0;
+		buf_printf(path, " -> %s", p->shard);
+		if (p == s)
+			return 1;
+		id = p->parent;
+	}
+	return 0;
+}
+
+/*
+ * What the topology asks that we will not do, said once: parents that name
+ * each other (their shards would wait for ever), and more shards to read
+ * than workers.max.
+ */
+static void
+topology_check(void)
+{
+	struct buf path;
+	size_t i, open = 0;
+
+	buf_init(&path);
+	for (i = 0; i < k.nslots; i++) {
+		struct slot *s = k.slots[i];
+
+		if (!listed(s) || s->f.state == SLOT_DONE)
+			continue;
+		open++;
+		if (s->cycle_logged || (s->parent == NULL && s->adjacent == NULL))
+			continue;
+		if (ancestors_loop(s, s->parent, &path) ||
+		    ancestors_loop(s, s->adjacent, &path)) {
+			log_warnx("%s: ParentShardId cycle (%s): it waits for "
+			    "itself and is not started; check the stream's "
+			    "topology", s->shard, path.data);
+			s->cycle_logged = 1;
+		}
+	}
+	buf_free(&path);
+	if (k.cfg.workers_max > 0 && open > (size_t)k.cfg.workers_max &&
+	    open != k.capped_logged) {
+		log_warnx("stream %s: %zu shards to read, more than workers.max "
+		    "(%d): %zu wait for a free place", k.cfg.stream, open,
+		    k.cfg.workers_max, open - (size_t)k.cfg.workers_max);
+		k.capped_logged = open;
+	}
+}
+
+#define APPLY_PER_TURN	1000	/* listed shards looked at per turn */
+
+/*
+ * A ListShards answer is applied a chunk per turn (a topology of 100,000
+ * shards would stall the loop otherwise). Slots listed by the answer get
+ * its generation; those it no longer lists keep the old one and count as
+ * unlisted once it is applied whole.
+ */
+static void
+topology_apply_step(void)
+{
+	uint32_t gen = k.topo_gen + 1;
+	size_t i, end = k.papply + APPLY_PER_TURN;
+
+	if (end > k.npend)
+		end = k.npend;
+	for (i = k.papply; i < end; i++) {
 		struct msg_topo_shard *t = &k.pend[i];
 		struct slot *s = slot_find(t->id);
 
 		if (s == NULL) {
 			s = slot_new(t->id);
-			fresh++;
 			if (k.topology_ok)
 				log_info("%s: new shard%s%s%s%s", s->shard,
 				    t->parent[0] ? " (parent " : "", t->parent,
@@ -865,25 +950,31 @@ topology_apply(const struct msg_result *r)
 			if (shard_done_on_disk(s->shard))
 				slot_event(s, SEV_DONE, NULL);
 			notify_queue(s->shard);
-		} else if (s->in_topology) {
-			continue;	/* a duplicate: counted once */
-		}
+		} else if (s->listed_gen == gen)
+			continue;	/* listed twice: counted once */
 		free(s->parent);
 		free(s->adjacent);
 		s->parent = t->parent[0] ? xstrdup(t->parent) : NULL;
 		s->adjacent = t->adjacent[0] ? xstrdup(t->adjacent) : NULL;
-		s->in_topology = 1;
+		s->listed_gen = gen;
 	}
+	k.papply = end;
+	if (k.papply < k.npend)
+		return;
+	k.topo_gen = gen;
+	k.applying = 0;
 	if (!k.topology_ok) {
-		size_t listed = 0;
+		size_t n = 0;
 
 		for (i = 0; i < k.nslots; i++)
-			listed += k.slots[i]->in_topology;
-		log_info("stream %s: %zu shards", k.cfg.stream, listed);
+			n += listed(k.slots[i]);
+		log_info("stream %s: %zu shards", k.cfg.stream, n);
 	}
+	topology_check();
 	free(k.pend);
 	k.pend = NULL;
 	k.npend = 0;
+	k.papply = 0;
 	k.topology_ok = 1;
 	k.next_topology = now_ms() + k.cfg.topology_refresh_ms;
 }
@@ -893,7 +984,9 @@ topology_answer(const struct msg_result *r)
 {
 	k.helpers[H_TOPOLOGY].busy = 0;
 	if (r->ok) {
-		topology_apply(r);
+		k.applying = 1;
+		k.papply = 0;
+		topology_apply_step();
 		return;
 	}
 	free(k.pend);
@@ -914,7 +1007,9 @@ topology_service(void)
 {
 	struct helper *h = &k.helpers[H_TOPOLOGY];
 
-	if (k.stopping || h->state != HS_UP || h->busy ||
+	if (k.applying && !k.stopping)
+		topology_apply_step();
+	if (k.stopping || k.applying || h->state != HS_UP || h->busy ||
 	    now_ms() < k.next_topology)
 		return;
 	if (peer_send(&h->p, MSG_TOPO_REQ, NULL, 0, NULL, 0) == 0)
@@ -923,8 +1018,21 @@ topology_service(void)
 
 /* ------------------------------------------------------------ reading */
 
+static ssize_t	helper_read_once(struct helper *);
+
+/* A helper may send a lot at once (100,000 shards): several reads a turn. */
 static void
 helper_read(struct helper *h)
+{
+	int i;
+
+	for (i = 0; i < 64 && h->p.fd != -1; i++)
+		if (helper_read_once(h) <= 0)
+			break;
+}
+
+static ssize_t
+helper_read_once(struct helper *h)
 {
 	struct msg m;
 	ssize_t n;
@@ -932,10 +1040,10 @@ helper_read(struct helper *h)
 
 	n = msgbuf_read(&h->p.mb, h->p.fd);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return -1;
 	if (n <= 0) {
 		peer_close(&h->p);
-		return;
+		return 0;
 	}
 	memset(&m, 0, sizeof(m));
 	while ((r = msg_get(&h->p.mb, &m)) == 1) {
@@ -947,15 +1055,18 @@ helper_read(struct helper *h)
 			if (m.hdr.type != MSG_HELLO || strncmp(hh->shard,
 			    h->role, sizeof(hh->shard)) != 0) {
 				helper_kill(h, "expected HELLO");
-				return;
+				return 0;
 			}
 			h->state = HS_UP;
 			continue;
 		}
 		if (h == &k.helpers[H_TOPOLOGY] && h->busy &&
 		    m.hdr.type == MSG_TOPO_SHARD) {
-			if (k.npend % 1024 == 0)
-				k.pend = xrealloc(k.pend, (k.npend + 1024) *
+			if (k.npend >= 1024 && (k.npend & (k.npend - 1)) == 0)
+				k.pend = xrealloc(k.pend, 2 * k.npend *
+				    sizeof(*k.pend));
+			else if (k.npend == 0)
+				k.pend = xrealloc(k.pend, 1024 *
 				    sizeof(*k.pend));
 			memcpy(&k.pend[k.npend], m.payload, sizeof(*k.pend));
 			/* a gossiping helper never makes us read past a field */
@@ -980,14 +1091,17 @@ helper_read(struct helper *h)
 			res.text[sizeof(res.text) - 1] = '\0';
 			notify_answer(&res);
 			if (h->p.fd == -1)
-				return;
+				return 0;
 		} else {
 			helper_kill(h, "unexpected message type");
-			return;
+			return 0;
 		}
 	}
-	if (r == -1)
+	if (r == -1) {
 		helper_kill(h, "malformed message");
+		return 0;
+	}
+	return n;
 }
 
 /* FLUSH values come from a process we do not trust: bound them */
@@ -1281,7 +1395,9 @@ next_timeout(void)
 	if (!k.stopping && k.helpers[H_TOPOLOGY].state == HS_UP &&
 	    !k.helpers[H_TOPOLOGY].busy && k.next_topology < t)
 		t = k.next_topology;
-	if (k.nnq > 0 && !k.helpers[H_NOTIFY].busy) {
+	if (k.applying)
+		t = now;
+	if (k.nnq > k.nqh && !k.helpers[H_NOTIFY].busy) {
 		if (k.next_outbox > now && k.next_outbox < t)
 			t = k.next_outbox;
 		else if (k.next_outbox <= now &&
@@ -1295,7 +1411,7 @@ next_timeout(void)
 			t = f->deadline;
 		/* more to start than one turn may start */
 		if (!k.stopping && f->state == SLOT_WAITING &&
-		    k.slots[i]->in_topology)
+		    listed(k.slots[i]))
 			t = now;
 	}
 	for (i = 0; i < H_COUNT; i++)
@@ -1304,6 +1420,16 @@ next_timeout(void)
 		    k.helpers[i].deadline < t)
 			t = k.helpers[i].deadline;
 	return t > now ? t - now : 0;
+}
+
+/* CPU time of this process: tells a slow turn from a descheduled one. */
+static uint64_t
+cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static int
@@ -1325,7 +1451,7 @@ main_loop(void)
 	struct helper **whelp = NULL;
 	size_t i, n, cap = 0;
 	int r, helpers_told = 0;
-	uint64_t now, turn_start, wait;
+	uint64_t now, turn_start, wait, cpu_start;
 
 	for (i = 0; i < H_COUNT; i++) {
 		peer_init(&k.helpers[i].p);
@@ -1335,6 +1461,7 @@ main_loop(void)
 	}
 	k.sigchld = 1;
 	turn_start = now_ms();
+	cpu_start = cpu_us();
 	for (;;) {
 		/* waitpid scans every child: only when one has changed */
 		if (k.sigchld) {
@@ -1407,14 +1534,20 @@ main_loop(void)
 		wait = next_timeout();
 		now = now_ms();
 		/* the longest time between two polls: the loop's stall */
+		if (cpu_us() - cpu_start > k.max_turn_cpu_us)
+			k.max_turn_cpu_us = cpu_us() - cpu_start;
 		if (now - turn_start > k.max_turn_ms) {
 			k.max_turn_ms = now - turn_start;
 			if (k.max_turn_ms >= STALL_LOG_MS)
-				log_debug("loop: longest turn so far %llu ms",
-				    (unsigned long long)k.max_turn_ms);
+				log_debug("loop: longest turn so far %llu ms "
+				    "(%llu ms of CPU)",
+				    (unsigned long long)k.max_turn_ms,
+				    (unsigned long long)(cpu_us() - cpu_start) /
+				    1000);
 		}
 		r = poll(pfd, n, (int)(wait > 60000 ? 60000 : wait));
 		turn_start = now_ms();
+		cpu_start = cpu_us();
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
@@ -1560,8 +1693,9 @@ main(int argc, char *argv[])
 	if (!notify_idle())
 		log_warnx("some notifications are still pending; they will be "
 		    "published at the next start");
-	log_info("stopped (longest loop turn %llu ms)",
-	    (unsigned long long)k.max_turn_ms);
+	log_info("stopped (longest loop turn %llu ms; most CPU in a turn "
+	    "%llu ms)", (unsigned long long)k.max_turn_ms,
+	    (unsigned long long)k.max_turn_cpu_us / 1000);
 
 	for (i = 0; i < k.nslots; i++) {
 		struct slot *s = k.slots[i];
@@ -1581,7 +1715,7 @@ main(int argc, char *argv[])
 		peer_close(&k.helpers[i].p);
 		buf_free(&k.helpers[i].p.out);
 	}
-	for (i = 0; i < k.nnq; i++)
+	for (i = k.nqh; i < k.nnq; i++)
 		free(k.nq[i]);
 	free(k.nq);
 	fly_clear();

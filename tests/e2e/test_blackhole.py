@@ -178,7 +178,7 @@ def run(moto, proxy, hole):
         for i, ln in enumerate(lines):
             if "longest turn so far" in ln:
                 diag(*lines[max(0, i - 3):i + 1])
-        m = re.findall(r"stopped \(longest loop turn (\d+) ms\)", log)
+        m = re.findall(r"stopped \(longest loop turn (\d+) ms;", log)
         ok(len(m) == 1 and int(m[0]) < STALL_LIMIT,
            "the supervisor's longest loop turn stayed under %d ms (%s ms)"
            % (STALL_LIMIT, m[0] if m else "?"))
