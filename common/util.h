@@ -15,6 +15,7 @@
 #define EX_OK_		0
 #define EX_FATAL	1
 #define EX_CONFIG_	78	/* EX_CONFIG from sysexits.h */
+#define EX_ABANDONED	75	/* worker: its final flush was abandoned at the stop */
 
 /* A growable byte buffer; data is always NUL-terminated (not counted in len). */
 struct buf {

@@ -19,6 +19,7 @@
 #include "aws.h"
 #include "cfg.h"
 #include "creds.h"
+#include "health.h"
 #include "helper.h"
 #include "kinesis.h"
 #include "log.h"
@@ -61,20 +62,17 @@ reply(uint32_t type, const void *p, size_t len)
 		fatal("send %s to the supervisor", msg_type_name(type));
 }
 
+/* What failed; for what a retry will not fix (health.h), its kind and the
+ * operator's line: the supervisor says it once a minute. */
 static void
-result_fill(struct msg_result *r, const struct aws_result *res)
+result_fill(struct msg_result *r, const struct aws_result *res,
+    const char *what, const char *resource)
 {
 	str_copy(r->code, res->code, sizeof(r->code));
-	str_copy(r->text, aws_strerror(res), sizeof(r->text));
-	/* what a retry will not fix: say so, the supervisor tells once */
-	r->permanent = strcmp(res->code, "ResourceNotFoundException") == 0 ||
-	    strcmp(res->code, "NotFound") == 0 ||
-	    strcmp(res->code, "AccessDenied") == 0 ||
-	    strcmp(res->code, "AccessDeniedException") == 0 ||
-	    strcmp(res->code, "AuthorizationError") == 0 ||
-	    strcmp(res->code, "UnrecognizedClientException") == 0 ||
-	    strcmp(res->code, "InvalidClientTokenId") == 0 ||
-	    strcmp(res->code, "SignatureDoesNotMatch") == 0;
+	r->permanent = health_classify(res, what, resource, h.cfg.region,
+	    r->text, sizeof(r->text));
+	if (r->permanent == HEALTH_OK)
+		str_copy(r->text, aws_strerror(res), sizeof(r->text));
 }
 
 static void
@@ -89,7 +87,10 @@ do_topology(void)
 	memset(&r, 0, sizeof(r));
 	aws_result_init(&res);
 	if (kinesis_list_shards(&h.aws, h.cfg.stream, &sh, &n, &res) == -1) {
-		result_fill(&r, &res);
+		char what[300];
+
+		snprintf(what, sizeof(what), "stream %s", h.cfg.stream);
+		result_fill(&r, &res, "list shards", what);
 		aws_result_free(&res);
 		reply(MSG_TOPO_END, &r, sizeof(r));
 		return;
@@ -134,8 +135,12 @@ do_publish(const struct msg *m)
 	if (h.cfg.sns_topic_arn == NULL || sns_publish(&h.aws,
 	    h.cfg.sns_topic_arn, text, h.cfg.stream, p.shard, &res) == 0)
 		r.ok = 1;
-	else
-		result_fill(&r, &res);
+	else {
+		char what[300];
+
+		snprintf(what, sizeof(what), "topic %s", h.cfg.sns_topic_arn);
+		result_fill(&r, &res, "sns publish", what);
+	}
 	aws_result_free(&res);
 	free(text);
 	reply(MSG_PUBLISHED, &r, sizeof(r));
@@ -171,7 +176,7 @@ do_metrics(const struct msg *m)
 			metrics_restart(e.shard);
 			break;
 		case MSG_M_NOTIFY_ERROR:
-			metrics_notification_error();
+			metrics_notification_error(e.shard[0] ? e.shard : NULL);
 			break;
 		case MSG_M_WORKERS:
 			metrics_workers_running((int)e.value);

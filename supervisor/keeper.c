@@ -25,8 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
+
 #include "cfg.h"
 #include "ckpt.h"
+#include "health.h"
 #include "helper.h"
 #include "log.h"
 #include "msg.h"
@@ -43,6 +45,8 @@
 #define DRAINS_PER_TURN		16	/* outbox directories read per turn */
 #define OUTQ_MAX		(8 * 1024 * 1024)	/* queued bytes per peer */
 #define TURN_BUDGET_MS		10	/* spawning stops for this turn after */
+#define STATUS_EVERY_MS		1000	/* status.json at most this often */
+#define SUMMARY_EVERY_MS	(5 * 60 * 1000)
 #define STALL_LOG_MS		20	/* a loop turn this long is logged (debug) */
 
 /* One end of a framed channel: a worker or a helper. Writes are queued and
@@ -65,6 +69,15 @@ struct slot {
 	uint32_t	 listed_gen;	/* the topology generation that listed it */
 	int		 cycle_logged;
 	int		 outbox_clean;	/* its outbox was found empty */
+	uint64_t	 pending;	/* committed entries at the last look */
+	/* for status.json: what the worker last told */
+	int64_t		 last_flush;	/* wall ms, 0: none */
+	char		*last_key;
+	uint64_t	 last_records;
+	uint64_t	 millis_behind;
+	char		*error;		/* NULL: healthy */
+	int64_t		 error_time;
+	int		 abandoned;	/* its last batch was left at the stop */
 	int		 queued;	/* in the notify queue */
 	struct slot	*hnext;		/* hash chain */
 };
@@ -128,7 +141,20 @@ static struct {
 	uint64_t	 publish_id;
 	uint64_t	 workers_sent;
 	int		 workers_last;
+	uint64_t	 pending;	/* notifications pending, all shards */
+	uint64_t	 pending_last;
+	uint64_t	 pending_sent;
 	uint64_t	 max_turn_ms;	/* the loop's longest turn */
+	/* status.json, the health lines, the summary */
+	int		 status_dirty;
+	uint64_t	 status_next;
+	int64_t		 started_wall;
+	char		*kerr;		/* the keeper-wide error, NULL: none */
+	int64_t		 kerr_time;
+	int		 kerr_topo;	/* kerr came from the topology */
+	struct health_pace topo_pace, sns_pace;
+	uint64_t	 next_summary;
+	uint64_t	 records_since;
 	uint64_t	 max_turn_cpu_us;	/* the CPU time of a turn, longest */
 	int		 running;	/* worker processes alive */
 	size_t		 capped_logged;	/* shards to read when last told */
@@ -366,6 +392,25 @@ slot_new(const char *shard)
 	return s;
 }
 
+static void
+slot_error(struct slot *s, const char *text, int64_t when)
+{
+	free(s->error);
+	s->error = text ? xstrdup(text) : NULL;
+	s->error_time = text ? when : 0;
+	k.status_dirty = 1;
+}
+
+static void
+keeper_error(const char *text, int topo)
+{
+	free(k.kerr);
+	k.kerr = text ? xstrdup(text) : NULL;
+	k.kerr_time = text ? (int64_t)wall_ms() : 0;
+	k.kerr_topo = topo;
+	k.status_dirty = 1;
+}
+
 /* Listed by the last topology (or already by the one being applied). */
 static int
 listed(const struct slot *s)
@@ -423,6 +468,8 @@ slot_event(struct slot *s, enum slot_event ev, const char *why)
 	uint64_t now = now_ms();
 
 	act = slot_step(&s->f, ev, now, timing());
+	if (s->f.state != from)
+		k.status_dirty = 1;
 	if (s->f.state != from)
 		log_debug("%s: %s -> %s (%s)", s->shard, slot_state_name(from),
 		    slot_state_name(s->f.state), slot_event_name(ev));
@@ -549,6 +596,17 @@ slot_exited(struct slot *s, int st)
 	else
 		ev = SEV_EXIT_OTHER;
 	describe_status(st, why, sizeof(why));
+	/* the worker says so itself; a straggler we SIGKILLed may have held
+	 * nothing (SPEC 3: stragglers get SIGKILL, the stop is still clean) */
+	if (k.stopping && WIFEXITED(st) && WEXITSTATUS(st) == EX_ABANDONED)
+		s->abandoned = 1;
+	if (ev != SEV_EXIT_DONE && !clean && (from == SLOT_STARTING ||
+	    from == SLOT_RUNNING || from == SLOT_KILLED)) {
+		char text[96];
+
+		snprintf(text, sizeof(text), "worker %s", why);
+		slot_error(s, text, (int64_t)wall_ms());
+	}
 	switch (from) {
 	case SLOT_STOP_KILLED:
 	case SLOT_RELOAD_KILLED:
@@ -770,6 +828,10 @@ notify_shard(const char *shard, const char *published)
 	memset(&p, 0, sizeof(p));
 	p.published = published;
 	r = outbox_drain(k.cfg.state_dir, shard, pick_cb, &p);
+	if (s != NULL && r >= 0) {
+		k.pending += (uint64_t)r - s->pending;
+		s->pending = (uint64_t)r;
+	}
 	if (p.next == NULL) {
 		if (r == 0 && s != NULL)
 			s->outbox_clean = 1;
@@ -831,12 +893,25 @@ notify_answer(const struct msg_result *r)
 	h->busy = 0;
 	if (r->ok) {
 		log_debug("%s: notification published", shard);
+		if (health_due(&k.sns_pace, HEALTH_OK, now_ms())) {
+			log_info("sns publish: topic %s: healthy again",
+			    k.cfg.sns_topic_arn);
+			if (k.kerr != NULL && !k.kerr_topo)
+				keeper_error(NULL, 0);
+		}
 		/* remove it and hand out the next one of the shard */
 		notify_shard(shard, message);
 	} else {
-		metrics_event(NULL, MSG_M_NOTIFY_ERROR, 1);
-		log_warnx("%s: notification not published: %s; will retry",
-		    shard, r->text);
+		metrics_event(shard, MSG_M_NOTIFY_ERROR, 1);
+		if (r->permanent != HEALTH_OK) {
+			/* once a minute, not at every retry */
+			if (health_due(&k.sns_pace,
+			    (enum health_kind)r->permanent, now_ms()))
+				log_warnx("%s", r->text);
+			keeper_error(r->text, 0);
+		} else
+			log_warnx("%s: notification not published: %s; will "
+			    "retry", shard, r->text);
 		notify_queue(shard);
 		k.next_outbox = now_ms() + OUTBOX_RETRY_MS;
 	}
@@ -984,6 +1059,12 @@ topology_answer(const struct msg_result *r)
 {
 	k.helpers[H_TOPOLOGY].busy = 0;
 	if (r->ok) {
+		if (health_due(&k.topo_pace, HEALTH_OK, now_ms())) {
+			log_info("list shards: stream %s: healthy again",
+			    k.cfg.stream);
+			if (k.kerr != NULL && k.kerr_topo)
+				keeper_error(NULL, 1);
+		}
 		k.applying = 1;
 		k.papply = 0;
 		topology_apply_step();
@@ -992,12 +1073,21 @@ topology_answer(const struct msg_result *r)
 	free(k.pend);
 	k.pend = NULL;
 	k.npend = 0;
-	if (strcmp(r->code, "ResourceNotFoundException") == 0)
-		log_warnx("stream %s does not exist (yet) in region %s; "
-		    "waiting", k.cfg.stream, k.cfg.region);
-	else
-		log_warnx("list shards of %s: %.*s; retrying", k.cfg.stream,
-		    (int)sizeof(r->text), r->text);
+	if (r->permanent != HEALTH_OK) {
+		/* once a minute; a stream created later is found then */
+		if (health_due(&k.topo_pace, (enum health_kind)r->permanent,
+		    now_ms())) {
+			if (strcmp(r->code, "ResourceNotFoundException") == 0)
+				log_warnx("stream %s does not exist (yet) in "
+				    "region %s; waiting: %s", k.cfg.stream,
+				    k.cfg.region, r->text);
+			else
+				log_warnx("%s", r->text);
+		}
+		keeper_error(r->text, 1);
+	} else
+		log_warnx("list shards of %s: %s; retrying", k.cfg.stream,
+		    r->text);
 	k.next_topology = now_ms() + (k.topology_ok ?
 	    k.cfg.topology_refresh_ms : TOPOLOGY_RETRY_MS);
 }
@@ -1104,6 +1194,25 @@ helper_read_once(struct helper *h)
 	return n;
 }
 
+/* The object a flush stored, for status.json: the checkpoint the worker
+ * wrote just before its FLUSH names it (a small local file). */
+static void
+flush_seen(struct slot *s, const struct msg_flush *f)
+{
+	struct ckpt ck;
+
+	s->last_flush = (int64_t)wall_ms();
+	s->last_records = f->records;
+	k.records_since += f->records;
+	if (s->error != NULL)
+		slot_error(s, NULL, 0);		/* a flush is health */
+	k.status_dirty = 1;
+	if (ckpt_read(k.cfg.state_dir, s->shard, &ck) == 0 && ck.key[0]) {
+		free(s->last_key);
+		s->last_key = xstrdup(ck.key);
+	}
+}
+
 /* FLUSH values come from a process we do not trust: bound them */
 static uint64_t
 bounded(uint64_t v, uint64_t max)
@@ -1161,6 +1270,7 @@ slot_read(struct slot *s)
 				    86400000ULL * 365);
 				log_debug("%s: flush of %llu records reported",
 				    s->shard, (unsigned long long)f.f.records);
+				flush_seen(s, &f.f);
 				peer_send(&k.helpers[H_METRICS].p, MSG_M_FLUSH,
 				    &f, sizeof(f), NULL, 0);
 			}
@@ -1174,12 +1284,26 @@ slot_read(struct slot *s)
 				    "message before HELLO");
 				break;
 			}
+			if (m.hdr.type == MSG_HEALTH) {
+				struct msg_health hm;
+
+				memcpy(&hm, m.payload, sizeof(hm));
+				hm.text[sizeof(hm.text) - 1] = '\0';
+				if (hm.ok)
+					slot_error(s, NULL, 0);
+				else
+					slot_error(s, hm.text,
+					    (int64_t)hm.time_ms);
+			}
 			if (m.hdr.type == MSG_STATS) {
 				struct msg_m_stats st;
 
 				memset(&st, 0, sizeof(st));
 				str_copy(st.shard, s->shard, sizeof(st.shard));
 				memcpy(&st.s, m.payload, sizeof(st.s));
+				if (s->millis_behind != st.s.millis_behind_latest)
+					k.status_dirty = 1;
+				s->millis_behind = st.s.millis_behind_latest;
 				peer_send(&k.helpers[H_METRICS].p, MSG_M_STATS,
 				    &st, sizeof(st), NULL, 0);
 			}
@@ -1397,6 +1521,11 @@ next_timeout(void)
 		t = k.next_topology;
 	if (k.applying)
 		t = now;
+	if (k.status_dirty)
+		t = k.status_next > now ? (k.status_next < t ? k.status_next :
+		    t) : now;
+	if (k.next_summary < t)
+		t = k.next_summary;
 	if (k.nnq > k.nqh && !k.helpers[H_NOTIFY].busy) {
 		if (k.next_outbox > now && k.next_outbox < t)
 			t = k.next_outbox;
@@ -1420,6 +1549,198 @@ next_timeout(void)
 		    k.helpers[i].deadline < t)
 			t = k.helpers[i].deadline;
 	return t > now ? t - now : 0;
+}
+
+/* ------------------------------------------------------------ status */
+
+static const char *
+status_state(enum slot_state st)
+{
+	switch (st) {
+	case SLOT_WAITING:
+		return "waiting";
+	case SLOT_STARTING:
+		return "starting";
+	case SLOT_RUNNING:
+		return "running";
+	case SLOT_BACKOFF:
+		return "backoff";
+	case SLOT_DONE:
+		return "done";
+	case SLOT_FAILED:
+		return "failed";
+	default:
+		return "stopping";
+	}
+}
+
+/* A JSON string (or null): what a worker or an endpoint said is escaped. */
+static void
+json_str(struct buf *b, const char *v)
+{
+	const unsigned char *p;
+
+	if (v == NULL) {
+		buf_addstr(b, "null");
+		return;
+	}
+	buf_addc(b, '"');
+	for (p = (const unsigned char *)v; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			buf_addc(b, '\\');
+			buf_addc(b, (char)*p);
+		} else if (*p < 0x20 || *p == 0x7f)
+			buf_printf(b, "\\u%04x", *p);
+		else
+			buf_addc(b, (char)*p);
+	}
+	buf_addc(b, '"');
+}
+
+static void
+json_time(struct buf *b, int64_t ms)
+{
+	char t[32];
+
+	if (ms <= 0) {
+		buf_addstr(b, "null");
+		return;
+	}
+	fmt_iso8601_ms(ms, t, sizeof(t));
+	json_str(b, t);
+}
+
+/*
+ * {state_dir}/status.json for `kinesis-keeper status`: advisory, never a
+ * source of truth, so no fsync; replaced whole (a fresh O_EXCL|O_NOFOLLOW
+ * temp file, then rename) so a reader never sees half of it.
+ */
+static void
+status_write(void)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	struct buf b;
+	size_t i, off;
+	uint64_t t0 = now_ms(), now = now_ms();
+	int64_t wall = (int64_t)wall_ms();
+	int fd, tries;
+
+	k.status_dirty = 0;
+	buf_init(&b);
+	buf_printf(&b, "{\"version\":1,\"pid\":%d,\"keeper_version\":",
+	    (int)getpid());
+	json_str(&b, KK_VERSION);
+	buf_addstr(&b, ",\"stream\":");
+	json_str(&b, k.cfg.stream);
+	buf_addstr(&b, ",\"region\":");
+	json_str(&b, k.cfg.region);
+	buf_addstr(&b, ",\"started\":");
+	json_time(&b, k.started_wall);
+	buf_addstr(&b, ",\"updated\":");
+	json_time(&b, wall);
+	buf_printf(&b, ",\"stopping\":%s,\"notifications_pending\":%llu,"
+	    "\"oldest_pending\":null,\"error\":", k.stopping ? "true" :
+	    "false", (unsigned long long)k.pending);
+	json_str(&b, k.kerr);
+	buf_addstr(&b, ",\"error_time\":");
+	json_time(&b, k.kerr_time);
+	buf_addstr(&b, ",\"shards\":[");
+	for (i = 0; i < k.nslots; i++) {
+		struct slot *s = k.slots[i];
+
+		buf_addstr(&b, i ? ",{\"shard\":" : "{\"shard\":");
+		json_str(&b, s->shard);
+		buf_printf(&b, ",\"state\":\"%s\",\"pid\":", status_state(
+		    s->f.state));
+		if (s->p.pid > 0)
+			buf_printf(&b, "%d", (int)s->p.pid);
+		else
+			buf_addstr(&b, "null");
+		buf_printf(&b, ",\"restarts\":%u,\"next_start\":",
+		    s->f.restarts);
+		json_time(&b, s->f.state == SLOT_BACKOFF ? wall +
+		    (int64_t)(s->f.deadline > now ? s->f.deadline - now : 0) :
+		    0);
+		buf_addstr(&b, ",\"last_flush\":");
+		json_time(&b, s->last_flush);
+		buf_addstr(&b, ",\"last_key\":");
+		json_str(&b, s->last_key);
+		buf_addstr(&b, ",\"last_records\":");
+		if (s->last_flush > 0)
+			buf_printf(&b, "%llu",
+			    (unsigned long long)s->last_records);
+		else
+			buf_addstr(&b, "null");
+		buf_printf(&b, ",\"millis_behind\":%llu,\"error\":",
+		    (unsigned long long)s->millis_behind);
+		json_str(&b, s->error);
+		buf_addstr(&b, ",\"error_time\":");
+		json_time(&b, s->error_time);
+		buf_addc(&b, '}');
+	}
+	buf_addstr(&b, "]}\n");
+
+	snprintf(path, sizeof(path), "%s/status.json", k.cfg.state_dir);
+	snprintf(tmp, sizeof(tmp), "%s/.status.json.%d", k.cfg.state_dir,
+	    (int)getpid());
+	for (tries = 0; tries < 2; tries++) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0640);
+		if (fd != -1 || errno != EEXIST)
+			break;
+		unlink(tmp);	/* left by a crash of this pid's namesake */
+	}
+	if (fd == -1) {
+		log_debug("status %s: %s", tmp, strerror(errno));
+		buf_free(&b);
+		return;
+	}
+	for (off = 0; off < b.len; ) {
+		ssize_t n = write(fd, b.data + off, b.len - off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (close(fd) == -1 || off != b.len || rename(tmp, path) == -1) {
+		log_debug("status %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	buf_free(&b);
+	/* a big table costs: keep it to about 1% of the loop's time */
+	k.status_next = now_ms() + STATUS_EVERY_MS;
+	if ((now_ms() - t0) * 100 > STATUS_EVERY_MS)
+		k.status_next = now_ms() + (now_ms() - t0) * 100;
+}
+
+/* One line every 5 minutes: tells an idle keeper from a stuck one. */
+static void
+summary(void)
+{
+	size_t i, up = 0, listed_n = 0;
+	uint64_t lag = 0;
+	const char *lagging = NULL;
+
+	for (i = 0; i < k.nslots; i++) {
+		struct slot *s = k.slots[i];
+
+		listed_n += listed(s) && s->f.state != SLOT_DONE;
+		up += s->f.state == SLOT_RUNNING;
+		if (s->f.state == SLOT_RUNNING && s->millis_behind >= lag &&
+		    s->millis_behind > 0) {
+			lag = s->millis_behind;
+			lagging = s->shard;
+		}
+	}
+	log_info("summary: %zu of %zu shards running, %llu records archived "
+	    "in the last %d minutes, %llu notifications pending, largest lag "
+	    "%llu ms%s%s%s", up, listed_n,
+	    (unsigned long long)k.records_since, SUMMARY_EVERY_MS / 60000,
+	    (unsigned long long)k.pending, (unsigned long long)lag,
+	    lagging ? " (" : "", lagging ? lagging : "", lagging ? ")" : "");
+	k.records_since = 0;
 }
 
 /* CPU time of this process: tells a slow turn from a descheduled one. */
@@ -1473,9 +1794,11 @@ main_loop(void)
 		if (k.stopping) {
 			/* workers first, then what they left to announce,
 			 * then the helpers; never past the deadline */
+			/* a topic that does not exist is not waited for */
 			if (k.running == 0 && !helpers_told &&
 			    (notify_idle() || now >= k.stop_deadline ||
-			    k.cfg.sns_topic_arn == NULL)) {
+			    k.cfg.sns_topic_arn == NULL ||
+			    k.sns_pace.kind != HEALTH_OK)) {
 				for (i = 0; i < H_COUNT; i++)
 					helper_stop(&k.helpers[i]);
 				helpers_told = 1;
@@ -1499,11 +1822,24 @@ main_loop(void)
 		topology_service();
 		notify_service();
 		schedule();
+		if (now >= k.next_summary) {
+			if (k.next_summary != 0)
+				summary();
+			k.next_summary = now + SUMMARY_EVERY_MS;
+		}
+		if (k.status_dirty && now >= k.status_next)
+			status_write();
 		if (!k.stopping && (k.running != k.workers_last ||
 		    now - k.workers_sent >= 10000)) {
 			metrics_event(NULL, MSG_M_WORKERS, (uint64_t)k.running);
 			k.workers_last = k.running;
 			k.workers_sent = now;
+		}
+		if (k.pending != k.pending_last || now - k.pending_sent >=
+		    10000) {
+			metrics_event(NULL, MSG_M_PENDING, k.pending);
+			k.pending_last = k.pending;
+			k.pending_sent = now;
 		}
 
 		n = 1 + k.nslots + H_COUNT;
@@ -1597,7 +1933,7 @@ main(int argc, char *argv[])
 {
 	struct cfg_errors errs;
 	sigset_t mask;
-	int ch, check = 0, lockfd;
+	int ch, check = 0, lockfd, exit_code = 0;
 	size_t i;
 
 	if (argc == 2 && strcmp(argv[1], "--list-keys") == 0) {
@@ -1688,14 +2024,35 @@ main(int argc, char *argv[])
 	    k.cfg.state_dir);
 
 	/* announce what a previous run archived but could not announce */
+	k.started_wall = (int64_t)wall_ms();
+	k.status_dirty = 1;
 	notify_queue_all();
 	main_loop();
+	status_write();
 	if (!notify_idle())
 		log_warnx("some notifications are still pending; they will be "
 		    "published at the next start");
 	log_info("stopped (longest loop turn %llu ms; most CPU in a turn "
 	    "%llu ms)", (unsigned long long)k.max_turn_ms,
 	    (unsigned long long)k.max_turn_cpu_us / 1000);
+	{
+		struct buf names;
+		int nab = 0;
+
+		buf_init(&names);
+		for (i = 0; i < k.nslots; i++)
+			if (k.slots[i]->abandoned) {
+				buf_printf(&names, "%s%s", nab++ ? ", " : "",
+				    k.slots[i]->shard);
+			}
+		if (nab > 0) {
+			log_warnx("stop: the final flush of %d shard%s was "
+			    "abandoned (nothing lost: read again at the next "
+			    "start): %s", nab, nab > 1 ? "s" : "", names.data);
+			exit_code = EX_FATAL;
+		}
+		buf_free(&names);
+	}
 
 	for (i = 0; i < k.nslots; i++) {
 		struct slot *s = k.slots[i];
@@ -1703,6 +2060,8 @@ main(int argc, char *argv[])
 		free(s->shard);
 		free(s->parent);
 		free(s->adjacent);
+		free(s->last_key);
+		free(s->error);
 		msgbuf_free(&s->p.mb);
 		peer_close(&s->p);
 		buf_free(&s->p.out);
@@ -1720,9 +2079,10 @@ main(int argc, char *argv[])
 	free(k.nq);
 	fly_clear();
 	free(k.pend);
+	free(k.kerr);
 	cfg_free(&k.cfg);
 	free(k.cfgtext);
 	free(k.overrides);
 	close(lockfd);
-	return 0;
+	return exit_code;
 }

@@ -76,6 +76,7 @@ static struct {
 	uint64_t	 corrupt_aggregates;
 	uint64_t	 bad_responses;
 	int		 last_failed;	/* the last push failed */
+	char		 push_ts[32];	/* ISO 8601 time of the push */
 } m = { .statsd_fd = -1 };
 
 static void
@@ -217,9 +218,9 @@ metrics_restart(const char *shard)
 }
 
 void
-metrics_notification_error(void)
+metrics_notification_error(const char *shard)
 {
-	record(NULL, M_NOTIFICATION_ERRORS, 1);
+	record(shard, M_NOTIFICATION_ERRORS, 1);
 }
 
 void
@@ -271,6 +272,10 @@ datum(struct buf *b, int *idx, const struct cfg *cfg, const char *shard,
 
 	snprintf(k, sizeof(k), "MetricData.member.%d.MetricName", i);
 	aws_form_add(b, k, defs[id].name);
+	/* the data points belong to this push's interval, not to whenever
+	 * CloudWatch receives them */
+	snprintf(k, sizeof(k), "MetricData.member.%d.Timestamp", i);
+	aws_form_add(b, k, m.push_ts);
 	snprintf(k, sizeof(k), "MetricData.member.%d.Unit", i);
 	aws_form_add(b, k, defs[id].unit);
 	snprintf(k, sizeof(k), "MetricData.member.%d.Dimensions.member.1.Name", i);
@@ -340,6 +345,7 @@ push(struct aws_ctx *ctx, const struct cfg *cfg)
 	size_t i;
 
 	buf_init(&b);
+	fmt_iso8601_ms((int64_t)wall_ms(), m.push_ts, sizeof(m.push_ts));
 #define START() do {							\
 	buf_reset(&b);							\
 	aws_form_add(&b, "Action", "PutMetricData");			\

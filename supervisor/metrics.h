@@ -18,7 +18,7 @@ void	metrics_init(const struct cfg *);
 void	metrics_stats(const char *shard, const struct msg_stats *);
 void	metrics_flush(const char *shard, const struct msg_flush *);
 void	metrics_restart(const char *shard);
-void	metrics_notification_error(void);
+void	metrics_notification_error(const char *shard);
 void	metrics_workers_running(int);
 void	metrics_pending(uint64_t);		/* NotificationsPending */
 void	metrics_forget(const char *shard);	/* done: drop after the next push */

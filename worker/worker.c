@@ -924,5 +924,7 @@ main(int argc, char *argv[])
 	creds_free(w.creds);
 	cfg_free(&w.cfg);
 	close(lockfd);
-	return r == 0 ? EX_OK_ : EX_FATAL;
+	/* the supervisor names the shards whose last batch waits for the
+	 * next start (kinesis-keeper-worker(8) EXIT STATUS) */
+	return r == 0 ? EX_OK_ : EX_ABANDONED;
 }

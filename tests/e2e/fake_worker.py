@@ -26,6 +26,10 @@ Modes:
   silent      no HELLO at all, otherwise as good
   ignoreterm  HELLO, ignore SIGTERM, never exit on its own (a bounded 120 s)
   crashafter:N  as good, but exit 1 after N seconds
+  slowhello   HELLO only after 1 s, then as good (a stop or reload may come
+              while it is STARTING)
+  bigflush    HELLO, then a FLUSH claiming 2^64-1 records, bytes and
+              milliseconds, then as good
 A parent death is noticed with PR_SET_PDEATHSIG (SIGUSR1): logged as
 "orphaned" and the process exits, so nothing outlives the test.
 """
@@ -186,6 +190,9 @@ def main():
         hello(sock, gen, "shardId-999999999999")
         wait_term(sock, 30)
         sys.exit(3)
+    if mode == "slowhello":
+        time.sleep(1)
+        event("hello")
     if mode != "silent":
         hello(sock, gen, shard)
     if mode == "crash":
@@ -205,6 +212,10 @@ def main():
         hello(sock, gen, shard)
     elif mode == "badlen":
         send(sock, STATS, gen, b"0123456789")
+    elif mode == "bigflush":
+        big = 2 ** 64 - 1
+        send(sock, FLUSH, gen, struct.pack("=4Q256s", big, big, big, big,
+                                           b"0.json"))
     elif mode == "stale":
         send(sock, STATS, gen + 1000, struct.pack("=8Q", *range(8)))
     elif mode.startswith("crashafter:"):

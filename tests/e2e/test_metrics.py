@@ -39,20 +39,27 @@ PREFIX = "kktest.metrics."
 INTERVAL = 2.0
 ARCHIVE_TIMEOUT = 40
 
+# statsd types (kinesis-keeper.conf(5)): counts are counters
 COUNTERS = {"RecordsRead", "BytesRead", "GetRecordsCalls",
-            "GetRecordsThrottled", "BatchesFlushed", "S3PutErrors",
-            "NotificationErrors", "WorkerRestarts"}
-GAUGES = {"MillisBehindLatest", "WorkersRunning"}
-TIMERS = {"BatchRecords", "BatchBytes", "FlushLatency"}
+            "GetRecordsThrottled", "BatchesFlushed", "BatchRecords",
+            "BatchBytes", "S3PutErrors", "NotificationErrors",
+            "WorkerRestarts"}
+GAUGES = {"MillisBehindLatest", "WorkersRunning", "NotificationsPending"}
+TIMERS = {"FlushLatency"}
+# CloudWatch statistic sets
+CW_SETS = {"BatchRecords", "BatchBytes", "FlushLatency"}
 ALL = COUNTERS | GAUGES | TIMERS
 # names that only make sense for the whole stream
-STREAM_ONLY = {"NotificationErrors", "WorkersRunning"}
+STREAM_ONLY = {"NotificationErrors", "WorkersRunning", "NotificationsPending"}
+# statsd: keeper-wide names carry no shard, every other one does
+STATSD_WIDE = {"WorkersRunning", "NotificationsPending"}
 PER_SHARD = ALL - STREAM_ONLY
 UNITS = {"BytesRead": "Bytes", "BatchBytes": "Bytes",
          "FlushLatency": "Milliseconds", "MillisBehindLatest": "Milliseconds"}
 
 rng = random.Random(6)
-STATSD_RE = re.compile(r"^(?P<prefix>.*?)(?P<name>[A-Za-z]+):"
+STATSD_RE = re.compile(r"^(?P<prefix>.*?)(?P<name>[A-Za-z]+)"
+                       r"(?:\.(?P<shard>shardId-[A-Za-z0-9_.-]+))?:"
                        r"(?P<value>-?\d+(?:\.\d+)?)\|(?P<type>c|g|ms)"
                        r"(?:\|@[0-9.]+)?$")
 
@@ -253,7 +260,7 @@ def check_cloudwatch(moto, cw, stream, shards, put, objs, t_start, elapsed):
                                              {"StreamName", "ShardId"}) or
                    dict(d).get("StreamName") != stream or
                    dict(d).get("ShardId", shards[0]) not in shards)
-    ok(not missing, "healthy: ListMetrics has all 13 names at stream level "
+    ok(not missing, "healthy: ListMetrics has all 14 names at stream level "
        "and the 11 shard-level names per shard (%d metric/dimension sets)"
        % len(want), *missing[:15])
     ok(not extra, "healthy: no undocumented name or dimension set",
@@ -264,7 +271,7 @@ def check_cloudwatch(moto, cw, stream, shards, put, objs, t_start, elapsed):
                        if d["unit"] != UNITS.get(d["name"], "Count")})
     ok(not bad_unit, "healthy: units (Count, Bytes, Milliseconds) as expected",
        *bad_unit)
-    bad_set = sorted({d["name"] for d in ds if (d["name"] in TIMERS) !=
+    bad_set = sorted({d["name"] for d in ds if (d["name"] in CW_SETS) !=
                       ("stats" in d)})
     ok(not bad_set, "healthy: BatchRecords/BatchBytes/FlushLatency are "
        "statistic sets, everything else single values", *bad_set)
@@ -376,15 +383,26 @@ def check_statsd(statsd, prefix, put, objs, label):
             bad.append(ln)
             continue
         parsed.append((m.group("name"), float(m.group("value")),
-                       m.group("type")))
-    ok(not bad, "%s: every statsd line is '%s<Name>:<value>|c|g|ms' with a "
-       "documented name" % (label, prefix), *[repr(b) for b in bad[:10]])
-    wrong_type = sorted({"%s|%s" % (n, t) for n, _, t in parsed
+                       m.group("type"), m.group("shard")))
+    ok(not bad, "%s: every statsd line is '%s<Name>[.<ShardId>]:<value>|c|g|ms' "
+       "with a documented name" % (label, prefix), *[repr(b) for b in bad[:10]])
+    noshard = sorted({"%s (%s)" % (n, sh) for n, _, _, sh in parsed
+                      if (sh is None) != (n in STATSD_WIDE)})
+    ok(not noshard, "%s: statsd: per-shard names carry their ShardId, "
+       "WorkersRunning and NotificationsPending none" % label, *noshard[:10])
+    lag = {sh for n, _, t, sh in parsed
+           if n == "MillisBehindLatest" and t == "g"}
+    shards_seen = {p[0] for p in put}
+    ok(shards_seen <= lag,
+       "%s: statsd: per-shard lag, MillisBehindLatest.<ShardId>|g, for every "
+       "shard (%s)" % (label, ", ".join(sorted(lag))),
+       "missing %s" % sorted(shards_seen - lag))
+    wrong_type = sorted({"%s|%s" % (n, t) for n, _, t, _ in parsed
                          if t != ("c" if n in COUNTERS else
                                   "g" if n in GAUGES else "ms")})
     ok(not wrong_type, "%s: counters |c, gauges |g, timers |ms" % label,
        *wrong_type)
-    names = {n for n, _, _ in parsed}
+    names = {n for n, _, _, _ in parsed}
     need = {"RecordsRead", "BytesRead", "GetRecordsCalls", "MillisBehindLatest",
             "BatchesFlushed", "BatchRecords", "BatchBytes", "FlushLatency",
             "WorkersRunning"}
@@ -392,22 +410,22 @@ def check_statsd(statsd, prefix, put, objs, label):
        "missing %s" % sorted(need - names))
 
     def s(name, typ):
-        return sum(v for n, v, t in parsed if n == name and t == typ)
+        return sum(v for n, v, t, _ in parsed if n == name and t == typ)
     nbytes = sum(len(p[3]) for p in put)
     ok(s("RecordsRead", "c") == len(put),
        "%s: statsd RecordsRead counters sum to the %d records put"
        % (label, len(put)), "sum %s" % s("RecordsRead", "c"))
     ok(s("BatchesFlushed", "c") == len(objs) and
-       s("BatchRecords", "ms") == len(put) and
-       sum(1 for n, _, t in parsed if n == "BatchRecords") == len(objs),
-       "%s: statsd BatchesFlushed == %d objects, BatchRecords samples sum to "
+       s("BatchRecords", "c") == len(put) and
+       sum(1 for n, _, _, _ in parsed if n == "BatchRecords") == len(objs),
+       "%s: statsd BatchesFlushed == %d objects, BatchRecords counters sum to "
        "%d" % (label, len(objs), len(put)),
        "BatchesFlushed %s, BatchRecords sum %s" % (
-           s("BatchesFlushed", "c"), s("BatchRecords", "ms")))
+           s("BatchesFlushed", "c"), s("BatchRecords", "c")))
     ok(s("BytesRead", "c") >= nbytes,
        "%s: statsd BytesRead >= payload bytes (%d)" % (label, nbytes),
        "BytesRead %s" % s("BytesRead", "c"))
-    wr = [v for n, v, _ in parsed if n == "WorkersRunning"]
+    wr = [v for n, v, _, _ in parsed if n == "WorkersRunning"]
     ok(2 in wr and all(0 <= v <= 2 for v in wr),
        "%s: statsd WorkersRunning gauge reaches 2" % label, repr(wr[:20]))
 

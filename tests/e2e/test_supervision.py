@@ -19,6 +19,8 @@ KINESIS_KEEPER_WORKER) to misbehave on purpose:
   E  the backoff returns to restart_min after 10 s of health; a worker that
      never sends HELLO is killed after 15 s
   F  a reload while a worker ignores SIGTERM
+  G  a reload while a worker is STARTING, then its HELLO (accepted, not
+     killed); a FLUSH claiming 2^64-1 records is bounded before metrics
 The well-behaved workers beside the misbehaving ones must never be
 restarted.
 """
@@ -121,7 +123,8 @@ def scenario():
                             ("C shutdown", phase_shutdown),
                             ("D reload", phase_reload),
                             ("E health", phase_health),
-                            ("F stuck reload", phase_stuck_reload)):
+                            ("F stuck reload", phase_stuck_reload),
+                            ("G starting", phase_starting)):
             t = time.monotonic()
             diag("phase %s" % name)
             phase(moto, shards)
@@ -426,6 +429,11 @@ def phase_health(moto, shards):
         st = fake.starts(s2)
         if len(st) >= 2:
             gap = st[1][0] - st[0][0]
+            # the timeout fires once (it once spun: 287 lines in 14 ms)
+            n = len(kx.grep(lines, r"^%s: worker pid %d: no HELLO; killing "
+                            r"it$" % (s2, st[0][1])))
+            ok(n == 1, "E: the HELLO timeout kills once: one \"no HELLO; "
+               "killing it\" line for the silent worker (%d)" % n)
             ok(kx.grep(lines, r"^%s: worker pid %d: no HELLO; killing it$"
                        % (s2, st[0][1])) and 14.5 <= gap <= 18,
                "E: a worker that sends no HELLO is killed after 15 s and "
@@ -489,6 +497,63 @@ def phase_stuck_reload(moto, shards):
         ok(rc == 0, "F: SIGTERM: exit 0", "exit status %r" % rc)
 
     run_fake(moto, modes, body, "phase-f")
+
+
+# ------------------------------------------------------------------ phase G
+
+def phase_starting(moto, shards):
+    """kinesis-keeper(8): a worker stopped before its HELLO may still send
+    it: it is accepted and the worker stops by itself. A FLUSH's numbers are
+    the worker's claim: the supervisor bounds them before metrics."""
+    s_slow, s_big, s2 = shards
+    modes = {s_slow: "slowhello good", s_big: "bigflush", s2: "good"}
+    import kk_creds as kc
+
+    with kc.UdpListener() as statsd:
+        fake = Fake(modes)
+        ov = dict(FAKE_OVERRIDES)
+        ov.update({"statsd.host": "127.0.0.1", "statsd.port": statsd.port,
+                   "statsd.prefix": "g."})
+        try:
+            with kk.Keeper(moto, STREAM, BUCKET, overrides=ov, env=fake.env,
+                           name="phase-g") as keeper:
+                try:
+                    keeper.start()
+                    ok(kk.wait_until(lambda: fake.starts(s_slow), 10, 0.02),
+                       "G: the slow worker started", *keeper.tail(10))
+                    text = open(keeper.conf).read()
+                    write_atomic(keeper.conf,
+                                 text + 'batch = { max_age = "7s"; };\n')
+                    os.kill(keeper.proc.pid, signal.SIGHUP)
+                    first = fake.pids(s_slow)[0]
+                    ok(kk.wait_until(lambda: len(fake.starts(s_slow)) >= 2,
+                                     10, 0.1),
+                       "G: reload while STARTING: the worker is started again")
+                    lines = kx.parse_log(keeper.log())
+                    ok(fake.has(s_slow, first, "hello") and
+                       fake.has(s_slow, first, "term") and
+                       fake.has(s_slow, first, "exit") and
+                       not kx.grep(lines, r"^%s: .*unexpected HELLO" % s_slow),
+                       "G: its HELLO after the stop was accepted; the worker "
+                       "stopped on SIGTERM by itself (not killed)",
+                       repr(fake.events(s_slow)),
+                       *[repr(x) for x in kx.grep(lines, s_slow)][-6:])
+                    got = kk.wait_until(lambda: [ln for ln in statsd.lines()
+                                                 if ln.startswith(
+                                                     "g.BatchRecords.")], 10,
+                                        0.1)
+                    vals = [int(ln.split(":")[1].split("|")[0])
+                            for ln in statsd.lines()
+                            if ln.startswith("g.BatchRecords.%s:" % s_big)]
+                    ok(got and vals and max(vals) <= 2 ** 32,
+                       "G: a FLUSH claiming 2^64-1 records reaches metrics "
+                       "bounded (BatchRecords %s <= 2^32)" % vals)
+                    rc = keeper.stop(15)
+                    ok(rc == 0, "G: SIGTERM: exit 0", "exit status %r" % rc)
+                finally:
+                    kx.save_log(keeper, "phase-g.log")
+        finally:
+            fake.cleanup()
 
 
 # ------------------------------------------------------------------ phase D
