@@ -70,6 +70,7 @@ struct slot {
 	int		 cycle_logged;
 	int		 outbox_clean;	/* its outbox was found empty */
 	uint64_t	 pending;	/* committed entries at the last look */
+	int64_t		 pending_since;	/* wall ms it was first seen pending */
 	/* for status.json: what the worker last told */
 	int64_t		 last_flush;	/* wall ms, 0: none */
 	char		*last_key;
@@ -95,6 +96,7 @@ struct helper {
 	unsigned		 restarts;
 	int			 busy;		/* a request is out */
 	int			 restart_now;	/* stopped for a reload */
+	int			 eof_after_flush; /* shut the channel when sent */
 };
 
 /* The publication in flight: the first committed entry of one shard. */
@@ -222,6 +224,11 @@ peer_flush(struct peer *p)
 	if (p->out_off == p->out.len) {
 		buf_reset(&p->out);
 		p->out_off = 0;
+		if (p == &k.helpers[H_METRICS].p &&
+		    k.helpers[H_METRICS].eof_after_flush && p->fd != -1) {
+			shutdown(p->fd, SHUT_WR);
+			k.helpers[H_METRICS].eof_after_flush = 0;
+		}
 	}
 }
 
@@ -664,6 +671,7 @@ helper_spawn(struct helper *h)
 	}
 	h->busy = 0;
 	h->restart_now = 0;
+	h->eof_after_flush = 0;
 	argv_free(argv);
 }
 
@@ -715,14 +723,25 @@ helper_exited(struct helper *h, int st)
 	    (unsigned long long)delay);
 }
 
+/*
+ * Topology and notify are told with SIGTERM (it aborts a call in flight).
+ * The metrics helper is told by an end of file after everything queued for
+ * it: it sends what it got to statsd, pushes once more and exits; it is
+ * SIGKILLed at the stop deadline if CloudWatch holds it.
+ */
 static void
 helper_stop(struct helper *h)
 {
-	if (h->state == HS_STARTING || h->state == HS_UP) {
-		if (h->p.pid > 0)
-			kill(h->p.pid, SIGTERM);
-		h->state = HS_STOPPING;
+	if (h->state != HS_STARTING && h->state != HS_UP)
+		return;
+	h->state = HS_STOPPING;
+	if (h == &k.helpers[H_METRICS] && h->p.fd != -1 && !h->restart_now) {
+		h->eof_after_flush = 1;
+		peer_flush(&h->p);
+		return;
 	}
+	if (h->p.pid > 0)
+		kill(h->p.pid, SIGTERM);
 }
 
 /* ------------------------------------------------------------ metrics */
@@ -830,7 +849,10 @@ notify_shard(const char *shard, const char *published)
 	r = outbox_drain(k.cfg.state_dir, shard, pick_cb, &p);
 	if (s != NULL && r >= 0) {
 		k.pending += (uint64_t)r - s->pending;
+		if (r > 0 && s->pending == 0)
+			s->pending_since = (int64_t)wall_ms();
 		s->pending = (uint64_t)r;
+		k.status_dirty = 1;
 	}
 	if (p.next == NULL) {
 		if (r == 0 && s != NULL)
@@ -1622,7 +1644,7 @@ status_write(void)
 	struct buf b;
 	size_t i, off;
 	uint64_t t0 = now_ms(), now = now_ms();
-	int64_t wall = (int64_t)wall_ms();
+	int64_t wall = (int64_t)wall_ms(), oldest = 0;
 	int fd, tries;
 
 	k.status_dirty = 0;
@@ -1638,9 +1660,15 @@ status_write(void)
 	json_time(&b, k.started_wall);
 	buf_addstr(&b, ",\"updated\":");
 	json_time(&b, wall);
+	for (i = 0; i < k.nslots; i++)
+		if (k.slots[i]->pending > 0 && (oldest == 0 ||
+		    k.slots[i]->pending_since < oldest))
+			oldest = k.slots[i]->pending_since;
 	buf_printf(&b, ",\"stopping\":%s,\"notifications_pending\":%llu,"
-	    "\"oldest_pending\":null,\"error\":", k.stopping ? "true" :
-	    "false", (unsigned long long)k.pending);
+	    "\"oldest_pending\":", k.stopping ? "true" : "false",
+	    (unsigned long long)k.pending);
+	json_time(&b, oldest);
+	buf_addstr(&b, ",\"error\":");
 	json_str(&b, k.kerr);
 	buf_addstr(&b, ",\"error_time\":");
 	json_time(&b, k.kerr_time);

@@ -264,7 +264,8 @@ def metrics_check(moto):
     documented = {"RecordsRead", "BytesRead", "GetRecordsCalls",
                   "GetRecordsThrottled", "MillisBehindLatest", "BatchesFlushed",
                   "BatchRecords", "BatchBytes", "FlushLatency", "S3PutErrors",
-                  "NotificationErrors", "WorkerRestarts", "WorkersRunning"}
+                  "NotificationErrors", "WorkerRestarts", "WorkersRunning",
+                  "NotificationsPending"}   # SPEC 7
     names = set()
     for page in moto.cloudwatch.get_paginator("list_metrics").paginate(
             Namespace="KKTest"):

@@ -163,8 +163,10 @@ def phase_topic_missing(moto):
            "lines)" % len(lines), *[repr(x) for x in lines[:4]])
         st = status(keeper)
         ok(st is not None and "no-such-topic" in (st.get("error") or "") and
-           st.get("notifications_pending", 0) >= 1,
-           "N: status.json: the error and the pending notifications",
+           st.get("notifications_pending", 0) >= 1 and
+           TS.match(st.get("oldest_pending") or ""),
+           "N: status.json: the error, the pending notifications and the "
+           "oldest one's time",
            json.dumps(st)[:300] if st else "no status.json")
         rc = keeper.stop(20)
         ok(rc == 0, "N: SIGTERM: exit 0", "exit status %r" % rc)

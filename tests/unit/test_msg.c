@@ -460,6 +460,70 @@ in_child(void (*fn)(void))
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* The helpers' messages: each exact length passes, one byte more or less
+ * is a protocol error; PUBLISH is its fixed part plus the text. */
+static void
+test_helper_types(void)
+{
+	static const struct {
+		uint32_t	type;
+		size_t		len;
+	} t[] = {
+		{ MSG_TOPO_REQ, 0 },
+		{ MSG_TOPO_SHARD, sizeof(struct msg_topo_shard) },
+		{ MSG_TOPO_END, sizeof(struct msg_result) },
+		{ MSG_PUBLISHED, sizeof(struct msg_result) },
+		{ MSG_M_STATS, sizeof(struct msg_m_stats) },
+		{ MSG_M_FLUSH, sizeof(struct msg_m_flush) },
+		{ MSG_M_EVENT, sizeof(struct msg_m_event) },
+	};
+	size_t i;
+	int d;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		for (d = -1; d <= 1; d++) {
+			struct msgbuf mb;
+			struct buf b;
+			struct msg m;
+			int r;
+
+			if (d == -1 && t[i].len == 0)
+				continue;
+			buf_init(&b);
+			msgbuf_init(&mb);
+			frame(&b, t[i].type, (uint32_t)(t[i].len + d), 1);
+			msgbuf_feed(&mb, b.data, b.len);
+			r = msg_get(&mb, &m);
+			T_INTEQ(r, d == 0 ? 1 : -1, d == 0 ?
+			    "helper message of its exact length accepted" :
+			    "helper message one byte off rejected");
+			if (r != (d == 0 ? 1 : -1))
+				printf("#   type %s, length %zu%+d\n",
+				    msg_type_name(t[i].type), t[i].len, d);
+			msgbuf_free(&mb);
+			buf_free(&b);
+		}
+	for (d = -1; d <= 100; d += 101) {
+		struct msgbuf mb;
+		struct buf b;
+		struct msg m;
+
+		buf_init(&b);
+		msgbuf_init(&mb);
+		frame(&b, MSG_PUBLISH, (uint32_t)(sizeof(struct msg_publish) + d),
+		    1);
+		msgbuf_feed(&mb, b.data, b.len);
+		T_INTEQ(msg_get(&mb, &m), d < 0 ? -1 : 1, d < 0 ?
+		    "PUBLISH shorter than its fixed part rejected" :
+		    "PUBLISH with a 100-byte text accepted");
+		msgbuf_free(&mb);
+		buf_free(&b);
+	}
+	T_STREQ(msg_type_name(MSG_M_EVENT), "M_EVENT", "M_EVENT is named");
+	T_INTEQ(sizeof(((struct msg_hello *)0)->shard) > 128, 1,
+	    "HELLO holds a 128-character shard ID and its NUL");
+}
+
 int
 main(void)
 {
@@ -470,6 +534,7 @@ main(void)
 	test_partial();
 	test_many();
 	test_bad();
+	test_helper_types();
 	/*
 	 * BUG (common/msg.c msgbuf_feed): feeding 0 bytes to a fresh msgbuf
 	 * calls memcpy(NULL, p, 0), undefined behaviour (UBSan aborts).
