@@ -151,6 +151,10 @@ def run(moto, proxy, hole):
                     shard, "restarted" if new else "not restarted",
                     "%.0f" % took if took is not None else "?"))
             time.sleep(max(0, 3 - (time.monotonic() - t)))
+        ok(not late, "every SIGKILLed worker was running again within "
+           "restart_min + 200 ms (%d ms) while the black hole held the "
+           "supervisor's calls" % (RESTART_MIN + 200), *late)
+
         # the notify helper dies with a publication out
         helpers = kk.helper_processes(sup)
         pending = sum(len(os.listdir(os.path.join(keeper.state_dir,
