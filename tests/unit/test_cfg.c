@@ -1111,7 +1111,7 @@ test_list_keys(void)
 		cfg_free(&c);
 		free(got);
 	}
-	T_INTEQ(n, 53, "number of keys");
+	T_INTEQ(n, 54, "number of keys");	/* batch.max_partitions, workers.max */
 	T_INTEQ(bad, 0, "every listed key is accepted");
 	free(s);
 }
