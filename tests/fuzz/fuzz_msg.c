@@ -29,7 +29,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 	abort();							\
 } while (0)
 
-/* The payload length each type must have; -1: variable up to the max. */
+/* The payload length each type must have; -1: variable up to the max;
+ * -3: variable, at least a fixed part. */
 static long
 want_len(uint32_t type)
 {
@@ -44,6 +45,23 @@ want_len(uint32_t type)
 		return (long)sizeof(struct msg_stats);
 	case MSG_DONE:
 		return 0;
+	case MSG_HEALTH:
+		return (long)sizeof(struct msg_health);
+	case MSG_TOPO_REQ:
+		return 0;
+	case MSG_TOPO_SHARD:
+		return (long)sizeof(struct msg_topo_shard);
+	case MSG_TOPO_END:
+	case MSG_PUBLISHED:
+		return (long)sizeof(struct msg_result);
+	case MSG_PUBLISH:
+		return -3;	/* at least struct msg_publish */
+	case MSG_M_STATS:
+		return (long)sizeof(struct msg_m_stats);
+	case MSG_M_FLUSH:
+		return (long)sizeof(struct msg_m_flush);
+	case MSG_M_EVENT:
+		return (long)sizeof(struct msg_m_event);
 	default:
 		return -2;
 	}
@@ -60,7 +78,8 @@ reference(const unsigned char *s, size_t avail)
 		return 0;
 	memcpy(&h, s, sizeof(h));
 	w = want_len(h.type);
-	if (w == -2 || h.len > MSG_MAX_PAYLOAD || (w >= 0 && h.len != w))
+	if (w == -2 || h.len > MSG_MAX_PAYLOAD || (w >= 0 && h.len != w) ||
+	    (w == -3 && h.len < sizeof(struct msg_publish)))
 		return -1;
 	return avail >= sizeof(h) + h.len ? 1 : 0;
 }
