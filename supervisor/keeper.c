@@ -46,6 +46,7 @@
 #define OUTQ_MAX		(8 * 1024 * 1024)	/* queued bytes per peer */
 #define TURN_BUDGET_MS		10	/* spawning stops for this turn after */
 #define STATUS_EVERY_MS		1000	/* status.json at most this often */
+#define STATUS_PER_TURN		2000	/* shards added to it per turn */
 #define SUMMARY_EVERY_MS	(5 * 60 * 1000)
 #define STALL_LOG_MS		20	/* a loop turn this long is logged (debug) */
 
@@ -150,6 +151,10 @@ static struct {
 	/* status.json, the health lines, the summary */
 	int		 status_dirty;
 	uint64_t	 status_next;
+	struct buf	 sb;		/* status.json being built */
+	size_t		 sb_i;		/* next shard to add */
+	int		 sb_on;
+	uint64_t	 sb_spent;	/* ms spent on this one */
 	int64_t		 started_wall;
 	char		*kerr;		/* the keeper-wide error, NULL: none */
 	int64_t		 kerr_time;
@@ -159,6 +164,8 @@ static struct {
 	uint64_t	 records_since;
 	uint64_t	 max_turn_cpu_us;	/* the CPU time of a turn, longest */
 	int		 running;	/* worker processes alive */
+	int		 more_to_spawn;	/* schedule() stopped at its bound */
+	uint64_t	 turn_now;	/* the clock of this turn, 0: read it */
 	size_t		 capped_logged;	/* shards to read when last told */
 } k;
 
@@ -472,7 +479,8 @@ slot_event(struct slot *s, enum slot_event ev, const char *why)
 {
 	enum slot_state from = s->f.state;
 	enum slot_action act;
-	uint64_t now = now_ms();
+	/* one clock read a turn: a stop walks every slot */
+	uint64_t now = k.turn_now ? k.turn_now : now_ms();
 
 	act = slot_step(&s->f, ev, now, timing());
 	if (s->f.state != from)
@@ -547,16 +555,21 @@ schedule(void)
 	size_t i;
 	int spawned = 0;
 
+	k.more_to_spawn = 0;
 	if (k.stopping)
 		return;
-	for (i = 0; i < k.nslots && spawned < SPAWNS_PER_TURN &&
-	    now_ms() - t0 < TURN_BUDGET_MS; i++) {
+	for (i = 0; i < k.nslots; i++) {
 		struct slot *s = k.slots[i];
 
 		if (k.cfg.workers_max > 0 && k.running >= k.cfg.workers_max)
 			break;	/* the rest waits for a place */
 		if (!listed(s) || s->f.state != SLOT_WAITING)
 			continue;
+		if (spawned >= SPAWNS_PER_TURN ||
+		    now_ms() - t0 >= TURN_BUDGET_MS) {
+			k.more_to_spawn = 1;	/* poll, then go on */
+			break;
+		}
 		if (parent_ready(s->parent) && parent_ready(s->adjacent)) {
 			slot_event(s, SEV_PARENTS_READY, NULL);
 			spawned++;
@@ -1543,7 +1556,9 @@ next_timeout(void)
 		t = k.next_topology;
 	if (k.applying)
 		t = now;
-	if (k.status_dirty)
+	if (k.sb_on || k.more_to_spawn)
+		t = now;
+	else if (k.status_dirty)
 		t = k.status_next > now ? (k.status_next < t ? k.status_next :
 		    t) : now;
 	if (k.next_summary < t)
@@ -1560,10 +1575,6 @@ next_timeout(void)
 
 		if (slot_has_deadline(f->state) && f->deadline < t)
 			t = f->deadline;
-		/* more to start than one turn may start */
-		if (!k.stopping && f->state == SLOT_WAITING &&
-		    listed(k.slots[i]))
-			t = now;
 	}
 	for (i = 0; i < H_COUNT; i++)
 		if ((k.helpers[i].state == HS_DOWN ||
@@ -1635,79 +1646,109 @@ json_time(struct buf *b, int64_t ms)
 /*
  * {state_dir}/status.json for `kinesis-keeper status`: advisory, never a
  * source of truth, so no fsync; replaced whole (a fresh O_EXCL|O_NOFOLLOW
- * temp file, then rename) so a reader never sees half of it.
+ * temp file, then rename) so a reader never sees half of it. The text is
+ * built a chunk of shards per turn (100,000 shards make 13 MB), then
+ * written at once.
  */
 static void
-status_write(void)
+status_begin(void)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	struct buf b;
-	size_t i, off;
-	uint64_t t0 = now_ms(), now = now_ms();
 	int64_t wall = (int64_t)wall_ms(), oldest = 0;
-	int fd, tries;
+	struct buf *b = &k.sb;
+	size_t i;
 
 	k.status_dirty = 0;
-	buf_init(&b);
-	buf_printf(&b, "{\"version\":1,\"pid\":%d,\"keeper_version\":",
+	k.sb_on = 1;
+	k.sb_i = 0;
+	k.sb_spent = 0;
+	buf_reset(b);
+	buf_printf(b, "{\"version\":1,\"pid\":%d,\"keeper_version\":",
 	    (int)getpid());
-	json_str(&b, KK_VERSION);
-	buf_addstr(&b, ",\"stream\":");
-	json_str(&b, k.cfg.stream);
-	buf_addstr(&b, ",\"region\":");
-	json_str(&b, k.cfg.region);
-	buf_addstr(&b, ",\"started\":");
-	json_time(&b, k.started_wall);
-	buf_addstr(&b, ",\"updated\":");
-	json_time(&b, wall);
+	json_str(b, KK_VERSION);
+	buf_addstr(b, ",\"stream\":");
+	json_str(b, k.cfg.stream);
+	buf_addstr(b, ",\"region\":");
+	json_str(b, k.cfg.region);
+	buf_addstr(b, ",\"started\":");
+	json_time(b, k.started_wall);
+	buf_addstr(b, ",\"updated\":");
+	json_time(b, wall);
 	for (i = 0; i < k.nslots; i++)
 		if (k.slots[i]->pending > 0 && (oldest == 0 ||
 		    k.slots[i]->pending_since < oldest))
 			oldest = k.slots[i]->pending_since;
-	buf_printf(&b, ",\"stopping\":%s,\"notifications_pending\":%llu,"
+	buf_printf(b, ",\"stopping\":%s,\"notifications_pending\":%llu,"
 	    "\"oldest_pending\":", k.stopping ? "true" : "false",
 	    (unsigned long long)k.pending);
-	json_time(&b, oldest);
-	buf_addstr(&b, ",\"error\":");
-	json_str(&b, k.kerr);
-	buf_addstr(&b, ",\"error_time\":");
-	json_time(&b, k.kerr_time);
-	buf_addstr(&b, ",\"shards\":[");
-	for (i = 0; i < k.nslots; i++) {
-		struct slot *s = k.slots[i];
+	json_time(b, oldest);
+	buf_addstr(b, ",\"error\":");
+	json_str(b, k.kerr);
+	buf_addstr(b, ",\"error_time\":");
+	json_time(b, k.kerr_time);
+	buf_addstr(b, ",\"shards\":[");
+}
 
-		buf_addstr(&b, i ? ",{\"shard\":" : "{\"shard\":");
-		json_str(&b, s->shard);
-		buf_printf(&b, ",\"state\":\"%s\",\"pid\":", status_state(
+/* Up to n more shards; 1 when the text is complete. */
+static int
+status_more(size_t n)
+{
+	struct buf *b = &k.sb;
+	uint64_t t0 = now_ms(), now = now_ms();
+	int64_t wall = (int64_t)wall_ms();
+	size_t end = k.sb_i + n < k.sb_i ? k.nslots : k.sb_i + n;
+
+	if (end > k.nslots)
+		end = k.nslots;
+	for (; k.sb_i < end; k.sb_i++) {
+		struct slot *s = k.slots[k.sb_i];
+
+		buf_addstr(b, k.sb_i ? ",{\"shard\":" : "{\"shard\":");
+		json_str(b, s->shard);
+		buf_printf(b, ",\"state\":\"%s\",\"pid\":", status_state(
 		    s->f.state));
 		if (s->p.pid > 0)
-			buf_printf(&b, "%d", (int)s->p.pid);
+			buf_printf(b, "%d", (int)s->p.pid);
 		else
-			buf_addstr(&b, "null");
-		buf_printf(&b, ",\"restarts\":%u,\"next_start\":",
+			buf_addstr(b, "null");
+		buf_printf(b, ",\"restarts\":%u,\"next_start\":",
 		    s->f.restarts);
-		json_time(&b, s->f.state == SLOT_BACKOFF ? wall +
+		json_time(b, s->f.state == SLOT_BACKOFF ? wall +
 		    (int64_t)(s->f.deadline > now ? s->f.deadline - now : 0) :
 		    0);
-		buf_addstr(&b, ",\"last_flush\":");
-		json_time(&b, s->last_flush);
-		buf_addstr(&b, ",\"last_key\":");
-		json_str(&b, s->last_key);
-		buf_addstr(&b, ",\"last_records\":");
+		buf_addstr(b, ",\"last_flush\":");
+		json_time(b, s->last_flush);
+		buf_addstr(b, ",\"last_key\":");
+		json_str(b, s->last_key);
+		buf_addstr(b, ",\"last_records\":");
 		if (s->last_flush > 0)
-			buf_printf(&b, "%llu",
+			buf_printf(b, "%llu",
 			    (unsigned long long)s->last_records);
 		else
-			buf_addstr(&b, "null");
-		buf_printf(&b, ",\"millis_behind\":%llu,\"error\":",
+			buf_addstr(b, "null");
+		buf_printf(b, ",\"millis_behind\":%llu,\"error\":",
 		    (unsigned long long)s->millis_behind);
-		json_str(&b, s->error);
-		buf_addstr(&b, ",\"error_time\":");
-		json_time(&b, s->error_time);
-		buf_addc(&b, '}');
+		json_str(b, s->error);
+		buf_addstr(b, ",\"error_time\":");
+		json_time(b, s->error_time);
+		buf_addc(b, '}');
 	}
-	buf_addstr(&b, "]}\n");
+	k.sb_spent += now_ms() - t0;
+	if (k.sb_i < k.nslots)
+		return 0;
+	buf_addstr(b, "]}\n");
+	return 1;
+}
 
+static void
+status_commit(void)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	struct buf *b = &k.sb;
+	uint64_t t0 = now_ms();
+	size_t off;
+	int fd, tries;
+
+	k.sb_on = 0;
 	snprintf(path, sizeof(path), "%s/status.json", k.cfg.state_dir);
 	snprintf(tmp, sizeof(tmp), "%s/.status.json.%d", k.cfg.state_dir,
 	    (int)getpid());
@@ -1720,11 +1761,10 @@ status_write(void)
 	}
 	if (fd == -1) {
 		log_debug("status %s: %s", tmp, strerror(errno));
-		buf_free(&b);
 		return;
 	}
-	for (off = 0; off < b.len; ) {
-		ssize_t n = write(fd, b.data + off, b.len - off);
+	for (off = 0; off < b->len; ) {
+		ssize_t n = write(fd, b->data + off, b->len - off);
 
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -1732,15 +1772,28 @@ status_write(void)
 			break;
 		off += (size_t)n;
 	}
-	if (close(fd) == -1 || off != b.len || rename(tmp, path) == -1) {
+	if (close(fd) == -1 || off != b->len || rename(tmp, path) == -1) {
 		log_debug("status %s: %s", path, strerror(errno));
 		unlink(tmp);
 	}
-	buf_free(&b);
 	/* a big table costs: keep it to about 1% of the loop's time */
+	k.sb_spent += now_ms() - t0;
 	k.status_next = now_ms() + STATUS_EVERY_MS;
-	if ((now_ms() - t0) * 100 > STATUS_EVERY_MS)
-		k.status_next = now_ms() + (now_ms() - t0) * 100;
+	if (k.sb_spent * 100 > STATUS_EVERY_MS)
+		k.status_next = now_ms() + k.sb_spent * 100;
+	if (b->cap > 1024 * 1024) {	/* not 13 MB kept between writes */
+		buf_free(b);
+		buf_init(b);
+	}
+}
+
+/* At exit: the whole text at once. */
+static void
+status_write(void)
+{
+	status_begin();
+	status_more(SIZE_MAX);
+	status_commit();
 }
 
 /* One line every 5 minutes: tells an idle keeper from a stuck one. */
@@ -1817,7 +1870,7 @@ main_loop(void)
 			k.sigchld = 0;
 			reap();
 		}
-		now = now_ms();
+		now = k.turn_now = now_ms();
 		timers(now);
 		if (k.stopping) {
 			/* workers first, then what they left to announce,
@@ -1855,8 +1908,10 @@ main_loop(void)
 				summary();
 			k.next_summary = now + SUMMARY_EVERY_MS;
 		}
-		if (k.status_dirty && now >= k.status_next)
-			status_write();
+		if (!k.sb_on && k.status_dirty && now >= k.status_next)
+			status_begin();
+		if (k.sb_on && status_more(STATUS_PER_TURN))
+			status_commit();
 		if (!k.stopping && (k.running != k.workers_last ||
 		    now - k.workers_sent >= 10000)) {
 			metrics_event(NULL, MSG_M_WORKERS, (uint64_t)k.running);
@@ -1909,8 +1964,9 @@ main_loop(void)
 				    (unsigned long long)(cpu_us() - cpu_start) /
 				    1000);
 		}
+		k.turn_now = 0;
 		r = poll(pfd, n, (int)(wait > 60000 ? 60000 : wait));
-		turn_start = now_ms();
+		turn_start = k.turn_now = now_ms();
 		cpu_start = cpu_us();
 		if (r == -1) {
 			if (errno == EINTR)
@@ -2108,6 +2164,7 @@ main(int argc, char *argv[])
 	fly_clear();
 	free(k.pend);
 	free(k.kerr);
+	buf_free(&k.sb);
 	cfg_free(&k.cfg);
 	free(k.cfgtext);
 	free(k.overrides);

@@ -174,7 +174,7 @@ def phase_many(fk):
             lines = keeper.log().splitlines()
             for i, ln in enumerate(lines):
                 if "longest turn so far" in ln:
-                    diag(*lines[max(0, i - 2):i + 1])
+                    diag(*lines[max(0, i - 4):i + 1])
             m = re.findall(r"longest loop turn (\d+) ms", keeper.log())
             diag("M: longest loop turn %s ms" % (m[0] if m else "?"))
     finally:
