@@ -72,6 +72,7 @@ struct slot {
 	int		 outbox_clean;	/* its outbox was found empty */
 	uint64_t	 pending;	/* committed entries at the last look */
 	int64_t		 pending_since;	/* wall ms it was first seen pending */
+	uint64_t	 notify_after;	/* a publication failed: retry then */
 	/* for status.json: what the worker last told */
 	int64_t		 last_flush;	/* wall ms, 0: none */
 	char		*last_key;
@@ -139,7 +140,6 @@ static struct {
 	char		**nq;
 	size_t		 nnq;
 	size_t		 nqh;		/* head: nq[nqh..nnq) are queued */
-	uint64_t	 next_outbox;	/* after a failure: retry time */
 	struct inflight	 fly;
 	uint64_t	 publish_id;
 	uint64_t	 workers_sent;
@@ -888,23 +888,33 @@ notify_shard(const char *shard, const char *published)
 	return 1;
 }
 
+/* Hand out the next entry; a shard whose publication failed waits for its
+ * own retry time, the others go on. */
 static void
 notify_service(void)
 {
 	struct helper *h = &k.helpers[H_NOTIFY];
-	int n = 0;
+	uint64_t now = now_ms();
+	size_t n, todo;
 
-	if (h->busy || now_ms() < k.next_outbox)
+	if (h->busy)
 		return;
 	if (k.cfg.sns_topic_arn != NULL && h->state != HS_UP)
 		return;
-	while (k.nnq > k.nqh && n++ < DRAINS_PER_TURN) {
+	todo = k.nnq - k.nqh;
+	for (n = 0; n < todo && n < DRAINS_PER_TURN * 4 && k.nnq > k.nqh;
+	    n++) {
 		char *shard = k.nq[k.nqh++];
 		struct slot *s = slot_find(shard);
 		int out;
 
 		if (s != NULL)
 			s->queued = 0;
+		if (s != NULL && s->notify_after > now) {
+			notify_queue(shard);	/* to the back */
+			free(shard);
+			continue;
+		}
 		out = notify_shard(shard, NULL);
 		free(shard);
 		if (out)
@@ -912,10 +922,29 @@ notify_service(void)
 	}
 }
 
+/* The earliest time a queued shard may be looked at; 0: now. */
+static uint64_t
+notify_next(void)
+{
+	uint64_t t = UINT64_MAX;
+	size_t i;
+
+	for (i = k.nqh; i < k.nnq; i++) {
+		struct slot *s = slot_find(k.nq[i]);
+
+		if (s == NULL || s->notify_after == 0)
+			return 0;
+		if (s->notify_after < t)
+			t = s->notify_after;
+	}
+	return t;
+}
+
 static void
 notify_answer(const struct msg_result *r)
 {
 	struct helper *h = &k.helpers[H_NOTIFY];
+	struct slot *s;
 	char *shard, *message;
 
 	if (k.fly.shard == NULL || r->id != k.fly.id) {
@@ -928,6 +957,8 @@ notify_answer(const struct msg_result *r)
 	h->busy = 0;
 	if (r->ok) {
 		log_debug("%s: notification published", shard);
+		if ((s = slot_find(shard)) != NULL)
+			s->notify_after = 0;
 		if (health_due(&k.sns_pace, HEALTH_OK, now_ms())) {
 			log_info("sns publish: topic %s: healthy again",
 			    k.cfg.sns_topic_arn);
@@ -948,7 +979,8 @@ notify_answer(const struct msg_result *r)
 			log_warnx("%s: notification not published: %s; will "
 			    "retry", shard, r->text);
 		notify_queue(shard);
-		k.next_outbox = now_ms() + OUTBOX_RETRY_MS;
+		if ((s = slot_find(shard)) != NULL)
+			s->notify_after = now_ms() + OUTBOX_RETRY_MS;
 	}
 	free(shard);
 	free(message);
@@ -1441,7 +1473,6 @@ reload(void)
 	for (i = 0; i < k.nslots; i++)
 		slot_event(k.slots[i], SEV_RELOAD, NULL);
 	k.next_topology = now_ms();
-	k.next_outbox = 0;
 }
 
 static void
@@ -1563,12 +1594,13 @@ next_timeout(void)
 		    t) : now;
 	if (k.next_summary < t)
 		t = k.next_summary;
-	if (k.nnq > k.nqh && !k.helpers[H_NOTIFY].busy) {
-		if (k.next_outbox > now && k.next_outbox < t)
-			t = k.next_outbox;
-		else if (k.next_outbox <= now &&
-		    k.helpers[H_NOTIFY].state == HS_UP)
-			t = now;
+	if (k.nnq > k.nqh && !k.helpers[H_NOTIFY].busy &&
+	    (k.helpers[H_NOTIFY].state == HS_UP ||
+	    k.cfg.sns_topic_arn == NULL)) {
+		uint64_t nt = notify_next();
+
+		if (nt < t)
+			t = nt;
 	}
 	for (i = 0; i < k.nslots; i++) {
 		const struct slot_fsm *f = &k.slots[i]->f;

@@ -582,9 +582,18 @@ def run(moto, tmp, servers, temps):
     #    valid for 5 minutes, must go on serving (token from the env)
     flaky_tok = "ecs-flaky-" + os.urandom(16).hex()
     kc.register_secret(flaky_tok)
-    # one fetch at start per process that signs: the worker and the
-    # supervisor's three helpers (kinesis-keeper(8) Architecture)
-    flaky = kc.EcsResponder(lambda n: ecs_source(100 + n) if n < 4 else None,
+    # the agent answers for the first 15 s, whatever the number of processes
+    # fetching at start (the worker and the supervisor's three helpers,
+    # kinesis-keeper(8) Architecture), then fails every refresh (~30 s on)
+    flaky_t0 = []
+
+    def flaky_source(n):
+        now = time.monotonic()
+        if not flaky_t0:
+            flaky_t0.append(now)
+        return ecs_source(100 + n) if now - flaky_t0[0] < 15 else None
+
+    flaky = kc.EcsResponder(flaky_source,
                             auth=flaky_tok, expires_in=EXPIRES_IN)
     servers.append(flaky)
     flaky.__enter__()
