@@ -1,5 +1,6 @@
 # kinesis-keeper: a plain, non-recursive Makefile.
 #   make            build/kinesis-keeper build/kinesis-keeper-worker
+#   make deps       the Debian packages of tests/packages.txt (as root)
 #   make check      every test (unit tests under ASan/UBSan, config, end to end)
 #   make install    PREFIX=/usr DESTDIR=...
 #   make deb        the Debian package into build/
@@ -111,7 +112,15 @@ unit: $(UNIT_TESTS:%=build/asan/tests/%)
 
 sanitize: build/asan/kinesis-keeper build/asan/kinesis-keeper-worker
 
-check: all unit sanitize
+# The Debian packages first (tests/deps.sh, tests/packages.txt), then the
+# build: on a fresh machine the -dev packages are missing, and pkg-config
+# is read when make starts, so the build runs in a make started after them.
+deps:
+	@sh tests/deps.sh build
+
+check:
+	@sh tests/deps.sh check
+	@$(MAKE) --no-print-directory all unit sanitize
 	@sh tests/run.sh
 
 install: all
@@ -123,13 +132,15 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/kinesis-keeper.conf.5 $(DESTDIR)$(MANDIR)/man5/
 
-demo: all
+demo:
+	@sh tests/deps.sh demo
+	@$(MAKE) --no-print-directory all
 	@sh tests/demo.sh
 
 clean:
 	rm -rf build
 
-.PHONY: all check unit sanitize install demo clean
+.PHONY: all deps check unit sanitize install demo clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
@@ -137,6 +148,8 @@ deb:
 	@sh deb/build.sh
 .PHONY: deb
 
-bench: all
+bench:
+	@sh tests/deps.sh bench
+	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh
 .PHONY: bench

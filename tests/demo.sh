@@ -7,5 +7,5 @@
 
 set -u
 cd "$(dirname "$0")/.." || exit 1
-sh tests/setup.sh || exit 1
+sh tests/setup.sh demo || exit 1
 exec python3 tests/demo.py "$@"

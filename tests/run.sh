@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/run.sh: every test of the project, run by "make check" from the
 # repository root. Each suite prints "ok - ..." / "not ok - ..." lines; this
-# script adds them up and ends with "N passed, N failed".
+# script streams them as they come, says when each suite finished with its
+# own counts, adds them up and ends with "N passed, N failed".
 # KK_SUITES (space-separated: unit config sigv4 fuzz pkg e2e) limits what runs.
 
 set -u
@@ -17,22 +18,25 @@ run() {	# name command...
 	name=$1
 	shift
 	echo "# === $name"
-	if "$@" >"$out/$name.log" 2>&1; then
-		rc=0
-	else
-		rc=$?
-	fi
-	cat "$out/$name.log"
+	t0=$(date +%s)
+	# streamed as it comes (a suite can run for minutes), kept for the sums
+	{ "$@" 2>&1; echo $? >"$out/$name.rc"; } | tee "$out/$name.log"
+	rc=$(cat "$out/$name.rc" 2>/dev/null || echo 1)
 	# a suite that fails without saying which check failed still counts
 	if [ "$rc" -ne 0 ] && ! grep -q '^not ok' "$out/$name.log"; then
 		echo "not ok - $name exited with status $rc" |
 		    tee -a "$out/$name.log"
 	fi
+	echo "# === $name: $(grep -c '^ok ' "$out/$name.log") passed," \
+	    "$(grep -c '^not ok' "$out/$name.log") failed" \
+	    "($(( $(date +%s) - t0 ))s)"
 }
 
 has() { case " $suites " in *" $1 "*) return 0 ;; esac; return 1; }
 
-sh tests/setup.sh || echo "not ok - test dependencies could not be installed" >"$out/setup.log"
+sh tests/setup.sh check ||
+    echo "not ok - test dependencies could not be installed" |
+    tee "$out/setup.log"
 
 if has unit; then
 	for t in build/asan/tests/test_*; do

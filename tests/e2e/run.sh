@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh: run every end-to-end scenario (tests/e2e/test_*.py), pass their
-# output through (each script's output in one piece), and end with the summed
-# "N passed, N failed".
+# output through as each script finishes (each script's output in one piece),
+# and end with the summed "N passed, N failed".
 #   KK_BIN_DIR     binaries for every script (default: see KK_E2E_ASAN)
 #   KK_E2E_ASAN    scripts (basenames without .py) run against the
 #                  ASan/UBSan build in build/asan; the others use build
@@ -27,6 +27,39 @@ for t in "$dir"/test_*.py; do
 	case " $scripts " in *" $n "*) ;; *) scripts="$scripts $n" ;; esac
 done
 
+passed=0
+failed=0
+status=0
+reported=""
+
+# Print the output of every script that finished since the last call, in
+# one piece each, and add up its counts.
+report() {
+	for n in $scripts; do
+		[ -f "$out/$n.rc" ] || continue
+		case " $reported " in *" $n "*) continue ;; esac
+		reported="$reported $n"
+		echo "# $n.py"
+		cat "$out/$n.log"
+		rc=$(cat "$out/$n.rc" 2>/dev/null || echo 1)
+		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$n.log" |
+		    tail -n 1)
+		f=0
+		if [ -n "$line" ]; then
+			p=${line%% passed*}
+			f=${line#*passed, }
+			f=${f%% failed*}
+			passed=$((passed + p))
+			failed=$((failed + f))
+		fi
+		if [ "$rc" -ne 0 ] && { [ -z "$line" ] || [ "$f" -eq 0 ]; }; then
+			echo "not ok - $n.py exited with status $rc"
+			failed=$((failed + 1))
+		fi
+		[ "$rc" -eq 0 ] || status=1
+	done
+}
+
 running=0
 for n in $scripts; do
 	bin=${KK_BIN_DIR:-}
@@ -37,15 +70,19 @@ for n in $scripts; do
 	: >"$out/$n.log"	# counted as started from now on
 	(
 		start=$(date +%s)
-		KK_BIN_DIR=$bin python3 "$dir/$n.py" >"$out/$n.log" 2>&1
-		echo $? >"$out/$n.rc"
-		echo "# $n ($bin) took $(( $(date +%s) - start ))s" >>"$out/$n.log"
+		KK_BIN_DIR=$bin python3 "$dir/$n.py" >"$out/$n.log.tmp" 2>&1
+		rc=$?
+		echo "# $n ($bin) took $(( $(date +%s) - start ))s" \
+		    >>"$out/$n.log.tmp"
+		mv "$out/$n.log.tmp" "$out/$n.log"
+		echo $rc >"$out/$n.rc"	# last: the log is complete
 	) &
 	running=$((running + 1))
 	if [ "$running" -ge "$jobs" ]; then
 		wait_one=1
 		# wait for any one lane to finish (POSIX sh has no wait -n)
 		while [ "$wait_one" -eq 1 ]; do
+			report
 			done_count=$(ls "$out"/*.rc 2>/dev/null | wc -l)
 			started=$(ls "$out"/*.log 2>/dev/null | wc -l)
 			if [ $((started - done_count)) -lt "$jobs" ]; then
@@ -57,29 +94,13 @@ for n in $scripts; do
 		running=$((started - done_count))
 	fi
 done
-wait
-
-passed=0
-failed=0
-status=0
-for n in $scripts; do
-	echo "# $n.py"
-	cat "$out/$n.log"
-	rc=$(cat "$out/$n.rc" 2>/dev/null || echo 1)
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$n.log" | tail -n 1)
-	f=0
-	if [ -n "$line" ]; then
-		p=${line%% passed*}
-		f=${line#*passed, }
-		f=${f%% failed*}
-		passed=$((passed + p))
-		failed=$((failed + f))
-	fi
-	if [ "$rc" -ne 0 ] && { [ -z "$line" ] || [ "$f" -eq 0 ]; }; then
-		echo "not ok - $n.py exited with status $rc"
-		failed=$((failed + 1))
-	fi
-	[ "$rc" -eq 0 ] || status=1
+# the last lanes: report each as it ends
+while [ "$(ls "$out"/*.rc 2>/dev/null | wc -l)" -lt \
+    "$(echo $scripts | wc -w)" ] && [ -n "$(jobs -p)" ]; do
+	report
+	sleep 1
 done
+wait
+report
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

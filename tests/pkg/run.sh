@@ -272,6 +272,77 @@ else
 	skip "systemd-analyze verify $unit" "no systemd-analyze on this machine"
 fi
 
+# ---- the Debian packages of the build and the tests (tests/deps.sh) ----
+
+# The missing-package paths without touching this machine's packages: a
+# name no archive has, never installed (KK_DEPS_NO_INSTALL), or only said
+# (KK_DEPS_DRY_RUN).
+check "every package tests/packages.txt lists for a goal is installed here" \
+    env KK_DEPS_NO_INSTALL=1 sh tests/deps.sh build demo check deb
+KK_DEPS_EXTRA="kk-no-such-package" KK_DEPS_NO_INSTALL=1 \
+    sh tests/deps.sh demo >"$tmp/deps.out" 2>"$tmp/deps.err"
+rc=$?
+if [ "$rc" -eq 1 ] && [ ! -s "$tmp/deps.out" ] &&
+    [ "$(wc -l <"$tmp/deps.err")" -eq 1 ] &&
+    grep -q '^missing Debian packages: kk-no-such-package (' "$tmp/deps.err"
+then
+	ok "a missing package: exit 1 and one line naming it"
+else
+	not_ok "a missing package: exit 1 and one line naming it (exit $rc)"
+	comment <"$tmp/deps.err"
+fi
+if [ "$(id -u)" -eq 0 ]; then
+	KK_DEPS_EXTRA="kk-no-such-package" KK_DEPS_DRY_RUN=1 \
+	    sh tests/deps.sh demo >"$tmp/deps.out" 2>&1
+	if grep -qx '# dry run: apt-get update' "$tmp/deps.out" &&
+	    [ "$(grep -n 'apt-get update' "$tmp/deps.out" | cut -d: -f1)" -lt \
+	    "$(grep -n 'apt-get install' "$tmp/deps.out" | cut -d: -f1)" ] &&
+	    grep -qx '# dry run: apt-get install -y kk-no-such-package' \
+	    "$tmp/deps.out"; then
+		ok "as root: apt-get update, then install of exactly the missing one"
+	else
+		not_ok "as root: apt-get update, then install of exactly the missing one"
+		comment <"$tmp/deps.out"
+	fi
+else
+	skip "as root: apt-get update, then install" "not root"
+fi
+# goals: make demo needs nothing from npm, make check does
+goal_pkgs() {	# goal: the packages tests/packages.txt lists for it
+	awk -v g="$1" '/^[^#]/ { for (i = 2; i <= NF; i++) if ($i == g) print $1 }' \
+	    tests/packages.txt
+}
+goal_pkgs demo >"$tmp/demo.pkgs"
+goal_pkgs check >"$tmp/check.pkgs"
+check "make demo needs neither nodejs nor npm; make check needs both" sh -c "
+    ! grep -qxE 'nodejs|npm' $tmp/demo.pkgs &&
+    grep -qx nodejs $tmp/check.pkgs && grep -qx npm $tmp/check.pkgs &&
+    grep -qx libconfig-dev $tmp/demo.pkgs"
+# the order: make demo and make check stop at the packages, before any
+# compiler runs (a copy of the tree without build/)
+mkdir -p "$tmp/tree/tests"
+cp Makefile "$tmp/tree/" && cp tests/deps.sh tests/packages.txt "$tmp/tree/tests/"
+for goal in demo check; do
+	KK_DEPS_EXTRA="kk-no-such-package" KK_DEPS_NO_INSTALL=1 \
+	    make -C "$tmp/tree" --no-print-directory "$goal" \
+	    >"$tmp/make.out" 2>&1
+	rc=$?
+	if [ "$rc" -ne 0 ] && [ ! -e "$tmp/tree/build" ] &&
+	    grep -q '^missing Debian packages: kk-no-such-package' "$tmp/make.out"
+	then
+		ok "make $goal checks the packages before compiling anything"
+	else
+		not_ok "make $goal checks the packages before compiling anything"
+		comment <"$tmp/make.out"
+	fi
+done
+rm -rf "$tmp/tree"
+# tests/setup.sh and .ci/run use the list, and list no package themselves
+check "tests/setup.sh, tests/demo.sh and .ci/run go through tests/deps.sh" sh -c '
+    grep -q "tests/deps.sh" tests/setup.sh && grep -q "tests/deps.sh" .ci/run &&
+    grep -q "tests/setup.sh demo" tests/demo.sh &&
+    ! grep -q "libconfig-dev" tests/setup.sh .ci/run Makefile'
+
 # ---- the Debian package ----
 
 if [ "${KK_PKG:-}" = 0 ]; then
