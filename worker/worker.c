@@ -30,6 +30,7 @@
 #include "cfg.h"
 #include "ckpt.h"
 #include "creds.h"
+#include "health.h"
 #include "helper.h"
 #include "kinesis.h"
 #include "kpl.h"
@@ -68,6 +69,9 @@ static struct {
 	uint64_t		 stats_behind_sent;
 	char			 host[256];
 	char			 upload_state[PATH_MAX];
+	/* an error that will not heal by itself: paced, and reported */
+	struct health_pace	 health;
+	const char		*health_service;	/* "s3", "kinesis": what must succeed to heal it */
 } w;
 
 static void
@@ -174,6 +178,55 @@ send_stats(int force)
 	memset(&w.stats, 0, offsetof(struct msg_stats, millis_behind_latest));
 	w.stats.s3_put_errors = w.stats.corrupt_aggregates = 0;
 	w.stats.bad_records = 0;
+}
+
+/*
+ * An error that retries will not heal (a missing bucket or stream, refused
+ * credentials, a missing permission): one warning a minute with what to
+ * check instead of one per retry, and a HEALTH message to the supervisor
+ * for kinesis-keeper status. Returns 1 if res is such an error.
+ */
+static int
+health_bad(const struct aws_result *res, const char *service,
+    const char *what, const char *resource)
+{
+	struct msg_health h;
+	enum health_kind kind;
+
+	memset(&h, 0, sizeof(h));
+	kind = health_classify(res, what, resource, w.cfg.region, h.text,
+	    sizeof(h.text));
+	if (kind == HEALTH_OK)
+		return 0;
+	w.health_service = service;
+	if (!health_due(&w.health, kind, now_ms()))
+		return 1;
+	log_warnx("%s", h.text);
+	h.time_ms = wall_ms();
+	if (msg_send(SUP_FD, MSG_HEALTH, w.gen, &h, sizeof(h), 1000) == -1 &&
+	    errno != EPIPE)
+		log_warn("report health to supervisor");
+	return 1;
+}
+
+/* A call to service succeeded: an error of that service has healed. */
+static void
+health_good(const char *service)
+{
+	struct msg_health h;
+
+	if (w.health_service == NULL || strcmp(w.health_service, service) != 0)
+		return;
+	w.health_service = NULL;
+	if (!health_due(&w.health, HEALTH_OK, now_ms()))
+		return;
+	log_info("%s: healthy again", service);
+	memset(&h, 0, sizeof(h));
+	h.time_ms = wall_ms();
+	h.ok = 1;
+	if (msg_send(SUP_FD, MSG_HEALTH, w.gen, &h, sizeof(h), 1000) == -1 &&
+	    errno != EPIPE)
+		log_warn("report health to supervisor");
 }
 
 static void
@@ -298,7 +351,7 @@ upload(struct part *p, const char *key, char *sha)
 	struct s3_put put;
 	struct sigv4_kv meta[4];
 	struct aws_result res;
-	char md5[32], nrec[32];
+	char md5[32], nrec[32], *resource;
 	unsigned attempt = 0;
 
 	sha256_hex(p->out.data, p->out.len, sha);
@@ -341,9 +394,17 @@ upload(struct part *p, const char *key, char *sha)
 			return -1;
 		}
 		d = backoff_ms(attempt++, ERROR_BASE_MS, ERROR_CAP_MS);
-		log_warnx("s3 put s3://%s/%s: %s; retrying in %llu ms",
-		    w.cfg.s3_bucket, key, aws_strerror(&res),
-		    (unsigned long long)d);
+		xasprintf(&resource, "s3://%s", w.cfg.s3_bucket);
+		/* a permanent error is said once a minute, every retry at debug */
+		if (health_bad(&res, "s3", "s3 put", resource))
+			log_debug("s3 put s3://%s/%s: %s; retrying in %llu ms",
+			    w.cfg.s3_bucket, key, aws_strerror(&res),
+			    (unsigned long long)d);
+		else
+			log_warnx("s3 put s3://%s/%s: %s; retrying in %llu ms",
+			    w.cfg.s3_bucket, key, aws_strerror(&res),
+			    (unsigned long long)d);
+		free(resource);
 		send_stats(0);
 		if (w.stopping && now_ms() + d > w.stop_deadline)
 			d = w.stop_deadline > now_ms() ?
@@ -351,6 +412,7 @@ upload(struct part *p, const char *key, char *sha)
 		wait_events(d);
 	}
 	aws_result_free(&res);
+	health_good("s3");
 	return 0;
 }
 
@@ -468,9 +530,10 @@ get_iterator(uint64_t *skip_sub, int *skip_valid)
 {
 	struct aws_result res;
 	const char *type, *seq = NULL;
-	char *it = NULL;
+	char *it = NULL, *resource;
 	unsigned attempt = 0;
 
+	xasprintf(&resource, "stream %s shard %s", w.cfg.stream, w.shard);
 	*skip_valid = 0;
 	if (w.pos.seq[0] != '\0') {
 		seq = w.pos.seq;
@@ -493,16 +556,25 @@ get_iterator(uint64_t *skip_sub, int *skip_valid)
 
 		if (res.throttled)
 			w.stats.getrecords_throttled++;
-		log_warnx("get shard iterator (%s%s%s): %s; retrying in %llu ms",
-		    type, seq ? " " : "", seq ? seq : "", aws_strerror(&res),
-		    (unsigned long long)d);
+		if (health_bad(&res, "kinesis", "get shard iterator", resource))
+			log_debug("get shard iterator (%s%s%s): %s; retrying "
+			    "in %llu ms", type, seq ? " " : "", seq ? seq : "",
+			    aws_strerror(&res), (unsigned long long)d);
+		else
+			log_warnx("get shard iterator (%s%s%s): %s; retrying "
+			    "in %llu ms", type, seq ? " " : "", seq ? seq : "",
+			    aws_strerror(&res), (unsigned long long)d);
 		wait_events(d);
 		if (w.stopping)
 			break;
 	}
 	aws_result_free(&res);
-	if (it != NULL)
-		log_debug("iterator %s%s%s", type, seq ? " " : "", seq ? seq : "");
+	free(resource);
+	if (it != NULL) {
+		health_good("kinesis");
+		log_debug("iterator %s%s%s", type, seq ? " " : "",
+		    seq ? seq : "");
+	}
 	return it;
 }
 
@@ -585,7 +657,7 @@ read_loop(void)
 {
 	struct kinesis_records recs;
 	struct aws_result res;
-	char *it;
+	char *it, *resource;
 	uint64_t skip_sub = 0, next_call = 0, last_call = 0, min_gap, now;
 	int skip_valid = 0, readers = 1 + w.cfg.read_other_readers, r;
 	unsigned throttles = 0, errors = 0;
@@ -596,6 +668,7 @@ read_loop(void)
 	    - 1) / (uint64_t)w.cfg.read_calls_per_sec;
 	if ((it = get_iterator(&skip_sub, &skip_valid)) == NULL)
 		return;
+	xasprintf(&resource, "stream %s shard %s", w.cfg.stream, w.shard);
 	aws_result_init(&res);
 	while (!w.stopping) {
 		now = now_ms();
@@ -638,6 +711,10 @@ read_loop(void)
 			if (strcmp(res.code, "ExpiredIteratorException") == 0)
 				log_info("iterator expired; resuming after %s",
 				    w.pos.seq[0] ? w.pos.seq : "the start");
+			else if (health_bad(&res, "kinesis", "get records",
+			    resource))
+				log_debug("GetRecords: %s; retrying in %llu ms",
+				    aws_strerror(&res), (unsigned long long)d);
 			else
 				log_warnx("GetRecords: %s; retrying in %llu ms",
 				    aws_strerror(&res), (unsigned long long)d);
@@ -658,6 +735,7 @@ read_loop(void)
 			continue;
 		}
 		throttles = errors = 0;
+		health_good("kinesis");
 		w.stats.bytes_read += recs.data_bytes;
 		w.stats.records_read += recs.n;
 		if (recs.millis_behind >= 0)
@@ -704,10 +782,12 @@ read_loop(void)
 		if (it == NULL) {
 			mark_done();
 			aws_result_free(&res);
+			free(resource);
 			exit(EX_OK_);
 		}
 	}
 	free(it);
+	free(resource);
 	aws_result_free(&res);
 }
 
