@@ -278,6 +278,20 @@ out:
 }
 
 int
+s3_delete_object(struct aws_ctx *ctx, const struct cfg *cfg,
+    const char *bucket, const char *key, struct aws_result *res)
+{
+	struct target t;
+	struct sigv4_kv h[1];
+	int r;
+
+	target_init(&t, ctx, cfg, bucket, key);
+	r = s3_call(ctx, &t, "DELETE", NULL, 0, h, 0, NULL, 0, NULL, res);
+	target_free(&t);
+	return r;
+}
+
+int
 s3_put_object(struct aws_ctx *ctx, const struct cfg *cfg,
     const struct s3_put *put, struct aws_result *res)
 {

@@ -1,5 +1,6 @@
 /*
- * s3.h: PutObject with Content-MD5, metadata and storage options.
+ * s3.h: PutObject with Content-MD5, metadata and storage options, and
+ * DeleteObject (for the probe object of kinesis-keeper check).
  */
 #ifndef KK_S3_H
 #define KK_S3_H
@@ -31,6 +32,9 @@ struct s3_put {
  */
 int	s3_put_object(struct aws_ctx *, const struct cfg *,
 	    const struct s3_put *, struct aws_result *);
+/* Delete one object. 0 when S3 answered 2xx (also for a missing key). */
+int	s3_delete_object(struct aws_ctx *, const struct cfg *,
+	    const char *bucket, const char *key, struct aws_result *);
 /* Abort the multipart upload recorded in upload_state by a run that died,
  * if any. */
 void	s3_abort_stale(struct aws_ctx *, const struct cfg *,
