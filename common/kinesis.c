@@ -1,6 +1,6 @@
 /*
  * kinesis.c: the Kinesis Data Streams calls (ListShards, GetShardIterator,
- * GetRecords) over the JSON 1.1 protocol. The response bodies are parsed in
+ * GetRecords, DescribeStreamSummary) over the JSON 1.1 protocol. The response bodies are parsed in
  * kinesis_parse.c.
  */
 #include <stdio.h>
@@ -86,6 +86,35 @@ fail:
 	*out = NULL;
 	*nout = 0;
 	return -1;
+}
+
+int
+kinesis_describe_stream_summary(struct aws_ctx *ctx, const char *stream,
+    char *status, size_t statuslen, long *open_shards,
+    struct aws_result *res)
+{
+	struct json_object *req;
+
+	if (statuslen > 0)
+		status[0] = '\0';
+	*open_shards = -1;
+	req = json_object_new_object();
+	json_object_object_add(req, "StreamName", json_object_new_string(stream));
+	if (kinesis_post(ctx, "DescribeStreamSummary",
+	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), 2, 0,
+	    res) == -1) {
+		json_object_put(req);
+		return -1;
+	}
+	json_object_put(req);
+	if (kinesis_parse_stream_summary(res->body.data, status, statuslen,
+	    open_shards) == -1) {
+		snprintf(res->code, sizeof(res->code), "BadResponse");
+		snprintf(res->message, sizeof(res->message),
+		    "DescribeStreamSummary: no StreamStatus in the response");
+		return -1;
+	}
+	return 0;
 }
 
 int

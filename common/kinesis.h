@@ -44,6 +44,11 @@ struct kinesis_records {
 int	kinesis_list_shards(struct aws_ctx *, const char *stream,
 	    struct kinesis_shard **, size_t *, struct aws_result *);
 void	kinesis_shards_free(struct kinesis_shard *, size_t);
+/* DescribeStreamSummary: the stream's StreamStatus ("ACTIVE", "CREATING",
+ * ...) and open shard count into status and *open_shards. */
+int	kinesis_describe_stream_summary(struct aws_ctx *, const char *stream,
+	    char *status, size_t statuslen, long *open_shards,
+	    struct aws_result *);
 /* type: "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP" (ts_ms),
  * "AT_SEQUENCE_NUMBER" or "AFTER_SEQUENCE_NUMBER" (seq). */
 int	kinesis_get_iterator(struct aws_ctx *, const char *stream,
@@ -68,6 +73,10 @@ int	kinesis_parse_records_jsonc(const char *body, size_t len,
 	    struct kinesis_records *, const char **why);
 /* The ShardIterator of a GetShardIterator response body: 0, or -1. */
 int	kinesis_parse_iterator(const char *body, char **iterator);
+/* A DescribeStreamSummary answer: StreamStatus into status, OpenShardCount
+ * (-1 if absent) into *open_shards. 0, or -1 without a StreamStatus. */
+int	kinesis_parse_stream_summary(const char *body, char *status,
+	    size_t statuslen, long *open_shards);
 int	kinesis_parse_shards(const char *body, size_t len,
 	    struct kinesis_shard **, size_t *, char **next_token,
 	    const char **why);

@@ -220,6 +220,31 @@ kinesis_parse_iterator(const char *body, char **iterator)
 	return ret;
 }
 
+int
+kinesis_parse_stream_summary(const char *body, char *status, size_t statuslen,
+    long *open_shards)
+{
+	struct json_object *j, *d, *v;
+	const char *s;
+	int ret = -1;
+
+	*open_shards = -1;
+	if ((j = json_tokener_parse(body)) != NULL &&
+	    json_object_object_get_ex(j, "StreamDescriptionSummary", &d) &&
+	    json_object_is_type(d, json_type_object) &&
+	    (s = jstr(d, "StreamStatus")) != NULL && *s != '\0') {
+		str_copy(status, s, statuslen);
+		if (json_object_object_get_ex(d, "OpenShardCount", &v) &&
+		    json_object_is_type(v, json_type_int) &&
+		    json_object_get_int64(v) >= 0)
+			*open_shards = (long)json_object_get_int64(v);
+		ret = 0;
+	}
+	if (j != NULL)
+		json_object_put(j);
+	return ret;
+}
+
 void
 kinesis_records_free(struct kinesis_records *r)
 {

@@ -772,9 +772,41 @@ test_shards_hostile(void)
 	    "ListShards body with trailing garbage -> -1");
 }
 
+/* DescribeStreamSummary, as kinesis-keeper check reads it. */
+static void
+test_stream_summary(void)
+{
+	char st[16];
+	long n;
+
+	T_OK(kinesis_parse_stream_summary("{\"StreamDescriptionSummary\":"
+	    "{\"StreamName\":\"s\",\"StreamStatus\":\"ACTIVE\","
+	    "\"OpenShardCount\":4}}", st, sizeof(st), &n) == 0,
+	    "stream summary: parsed");
+	T_STREQ(st, "ACTIVE", "stream summary: StreamStatus");
+	T_INTEQ(n, 4, "stream summary: OpenShardCount");
+	T_OK(kinesis_parse_stream_summary("{\"StreamDescriptionSummary\":"
+	    "{\"StreamStatus\":\"CREATING\"}}", st, sizeof(st), &n) == 0 &&
+	    strcmp(st, "CREATING") == 0 && n == -1,
+	    "stream summary: no OpenShardCount is -1");
+	T_OK(kinesis_parse_stream_summary("{\"StreamDescriptionSummary\":"
+	    "{\"StreamStatus\":\"A-STATUS-LONGER-THAN-THE-BUFFER\"}}", st,
+	    sizeof(st), &n) == 0 && strlen(st) == sizeof(st) - 1,
+	    "stream summary: a long status is cut to the buffer");
+	T_OK(kinesis_parse_stream_summary("{\"StreamDescriptionSummary\":"
+	    "{\"StreamStatus\":7}}", st, sizeof(st), &n) == -1,
+	    "stream summary: a StreamStatus that is no string is refused");
+	T_OK(kinesis_parse_stream_summary("{\"StreamDescriptionSummary\":"
+	    "\"ACTIVE\"}", st, sizeof(st), &n) == -1,
+	    "stream summary: a summary that is no object is refused");
+	T_OK(kinesis_parse_stream_summary("<html>", st, sizeof(st), &n) == -1,
+	    "stream summary: not JSON is refused");
+}
+
 int
 main(void)
 {
+	test_stream_summary();
 	test_records_valid();
 	test_records_limits();
 	test_records_hostile();
