@@ -39,10 +39,12 @@ COMMON_SRCS = common/log.c common/util.c common/cfg.c common/cfg_check.c \
 	      common/jsonscan.c common/sigv4.c common/msg.c common/http.c \
 	      common/aws.c common/creds.c common/pos.c common/ckpt.c \
 	      common/outbox.c common/kinesis.c common/kinesis_parse.c \
-	      common/s3.c common/sns.c common/health.c
-SUP_SRCS    = supervisor/keeper.c supervisor/slot.c
+	      common/s3.c common/sns.c common/sts.c common/health.c
+SUP_SRCS    = supervisor/keeper.c supervisor/slot.c supervisor/status.c \
+	      supervisor/check.c
 # the supervisor's network helpers (helper.c, metrics.c) are a mode of the
 # worker program: they need libcurl and OpenSSL, the supervisor does not
+# (check.c, the "check" command, makes its calls outside the keeper's loop)
 WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c \
 	      worker/jsonpath.c worker/compress.c \
 	      supervisor/helper.c supervisor/metrics.c

@@ -33,7 +33,9 @@
 #include "log.h"
 #include "msg.h"
 #include "outbox.h"
+#include "check.h"
 #include "slot.h"
+#include "status.h"
 #include "util.h"
 
 #define WORKER_NAME		"kinesis-keeper-worker"
@@ -169,12 +171,18 @@ static struct {
 	size_t		 capped_logged;	/* shards to read when last told */
 } k;
 
+static void	usage(int) __attribute__((noreturn));
+
+/* -h: on stdout, exit 0; a wrong command line: on stderr, exit 1 */
 static void
-usage(void)
+usage(int code)
 {
-	fprintf(stderr, "usage: kinesis-keeper [-dnvV] [-D key=value]... "
-	    "config-file\n");
-	exit(EX_FATAL);
+	fprintf(code == 0 ? stdout : stderr,
+	    "usage: kinesis-keeper [-dnvV] [-D key=value]... config-file\n"
+	    "       kinesis-keeper status [-j] config-file\n"
+	    "       kinesis-keeper check config-file\n"
+	    "       kinesis-keeper -h\n");
+	exit(code);
 }
 
 static const struct slot_timing *
@@ -2056,11 +2064,18 @@ main(int argc, char *argv[])
 		cfg_list_keys(stdout);
 		return 0;
 	}
-	while ((ch = getopt(argc, argv, "dnvVD:")) != -1) {
+	/* a command word first: its own options, its own exit statuses */
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		return status_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "check") == 0)
+		return check_main(argc - 1, argv + 1);
+	while ((ch = getopt(argc, argv, "dhnvVD:")) != -1) {
 		switch (ch) {
 		case 'd':
 			k.debug = 1;
 			break;
+		case 'h':
+			usage(0);
 		case 'n':
 			check = 1;
 			break;
@@ -2076,13 +2091,13 @@ main(int argc, char *argv[])
 			k.overrides[k.noverrides++] = optarg;
 			break;
 		default:
-			usage();
+			usage(EX_FATAL);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 1)
-		usage();
+		usage(EX_FATAL);
 	k.cfgpath = argv[0];
 	log_init(k.debug || check ? LOG_TO_STDERR : LOG_TO_SYSLOG, k.verbose,
 	    LOG_DAEMON);
