@@ -21,7 +21,8 @@ cloudwatch, sts); op is the X-Amz-Target operation (Kinesis), the form Action
 GetShardIterator's ShardId, and followed through NextShardIterator) and for
 S3 keys and SNS attributes that name one.
 
-Actions: throttle, status (500/503...), drop (close without answering;
+Actions: throttle, status (500/503...; code= and message= give another
+AWS error, e.g. status=403, code="AccessDenied"), drop (close without answering;
 mode="reset" sends a TCP RST), stall (delay by `seconds`, then forward, or
 with mode="close" close without answering),
 corrupt (forward, then mode = truncate | garble | types | base64 |
@@ -70,7 +71,7 @@ class Rule:
     def __init__(self, service, action, op=None, method=None,
                  path_prefix=None, shard=None, count=None, delay=0.0,
                  duration=None, every=1, status=None, seconds=None,
-                 mode=None, need_records=False):
+                 mode=None, need_records=False, code=None, message=None):
         if action not in FaultProxy.ACTIONS:
             raise ValueError("unknown action %r" % action)
         self.service = service
@@ -88,6 +89,8 @@ class Rule:
         self.seconds = seconds
         self.mode = mode
         self.need_records = need_records
+        self.code = code            # status: this AWS error code instead
+        self.message = message
         self.hits = 0
         self.matched = 0
         self._per_shard = {}
@@ -436,6 +439,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 code, msg = (("ServiceUnavailable", "Service unavailable")
                              if st == 503 else
                              ("InternalError", "Internal error"))
+            if rule.code:
+                code, msg = rule.code, rule.message or rule.code
             self._error(svc, st, code, msg, sender=False)
             return st
         if a == "expired":
