@@ -155,6 +155,24 @@ else
 	comment <"$tmp/cc.err"
 fi
 
+# what an operator needs from the pages (issue 11)
+check "kinesis-keeper.8 documents status, check, -h and how they differ from -n" sh -c '
+    p=man/kinesis-keeper.8
+    grep -qx ".Sh COMMANDS" $p && grep -q "^.It Cm status" $p &&
+    grep -q "^.It Cm check" $p && grep -qx ".It Fl h" $p &&
+    grep -q "answer three different questions" $p'
+check "kinesis-keeper.conf.5 gives the object format, a notification and the IAM policy" sh -c '
+    p=man/kinesis-keeper.conf.5
+    for f in seq sub pk ts data b64; do
+	grep -qx ".It Li $f" $p || { echo "no field $f"; exit 1; }
+    done
+    grep -qx ".Sh NOTIFICATIONS" $p && grep -q "\"stored_bytes\":" $p &&
+    for a in kinesis:GetRecords kinesis:DescribeStreamSummary s3:PutObject \
+	s3:DeleteObject sns:Publish sns:GetTopicAttributes \
+	cloudwatch:PutMetricData sts:AssumeRole; do
+	grep -q "\"$a\"" $p || { echo "no action $a"; exit 1; }
+    done'
+
 # ---- runit ----
 
 run=etc/runit/kinesis-keeper/run
