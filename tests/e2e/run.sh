@@ -11,13 +11,13 @@
 
 dir=$(dirname "$0")
 jobs=${KK_E2E_JOBS:-3}
-asan=${KK_E2E_ASAN-"test_archive test_formats test_reshard test_supervision test_chaos test_tls"}
+asan=${KK_E2E_ASAN-"test_archive test_formats test_reshard test_supervision test_chaos test_tls test_ops"}
 out=$(mktemp -d) || exit 1
 trap 'rm -rf "$out"' EXIT
 trap 'exit 130' INT TERM
 
 # longest first, so the lanes finish together
-order="test_faults test_chaos test_supervision test_tls test_metrics test_creds test_formats test_reshard test_archive test_startup"
+order="test_faults test_chaos test_supervision test_tls test_metrics test_creds test_formats test_reshard test_archive test_ops test_startup"
 scripts=""
 for n in $order; do
 	[ -f "$dir/$n.py" ] && scripts="$scripts $n"

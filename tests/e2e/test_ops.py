@@ -30,7 +30,11 @@ TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def run(args, timeout=60):
-    return kk.run_keeper(args, timeout=timeout)
+    code, out, err = kk.run_keeper(args, timeout=timeout)
+    san = [ln for ln in err.splitlines() if kk.SANITIZER_RE.search(ln)]
+    if san:
+        ok(False, "%s: no sanitizer report" % " ".join(args[:2]), *san[:20])
+    return code, out, err
 
 
 def lines_of(out):
