@@ -84,6 +84,16 @@ batch  = { max_records = 25; max_age = "3s"; };
 s3     = { bucket = "my-archive"; prefix = "kinesis/"; };
 sns    = { topic_arn = "%s"; };
 """ % (DEMO, ep, ep, ep, ep, ep, topic))
+        keeper_bin = os.path.join(ROOT, "build", "kinesis-keeper")
+
+        def show(args):
+            print("$ build/kinesis-keeper %s" % " ".join(args))
+            r = subprocess.run([keeper_bin] + args, capture_output=True,
+                               text=True, timeout=60)
+            sys.stdout.write(r.stdout + r.stderr)
+            print("(exit status %d)\n" % r.returncode)
+        # what the configuration will meet in AWS, before starting
+        show(["check", conf])
         print("running: build/kinesis-keeper -d %s  (log: build/demo/keeper.log)" % conf)
         keeper = subprocess.Popen([os.path.join(ROOT, "build", "kinesis-keeper"), "-d", conf],
                                   stderr=open(os.path.join(DEMO, "keeper.log"), "w"),
@@ -91,6 +101,7 @@ sns    = { topic_arn = "%s"; };
         time.sleep(3)
         put(30, 40)
         time.sleep(5)
+        show(["status", conf])
         keeper.send_signal(signal.SIGTERM)
         rc = keeper.wait(timeout=60)
         keeper = None
