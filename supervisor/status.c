@@ -413,7 +413,7 @@ judge(struct status *s)
 	    "done" };
 	size_t i, j;
 
-	s->healthy = s->n > 0 && (s->running ? s->doc_current : 1) &&
+	s->healthy = s->n > 0 && s->running && s->doc_current &&
 	    (!s->doc_current || jstr(s->doc, "error") == NULL);
 	for (i = 0; i < s->n; i++) {
 		struct shard_status *sh = &s->sh[i];
