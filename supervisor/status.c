@@ -249,29 +249,38 @@ load_doc(struct status *s)
 		s->doc_problem = "status.json is from an earlier run";
 }
 
-static struct shard_status *
-shard_get(struct status *s, const char *shard)
+static void
+shard_add(struct status *s, size_t *cap, const char *shard,
+    struct json_object *sj)
 {
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (strcmp(s->sh[i].shard, shard) == 0)
-			return &s->sh[i];
-	s->sh = xrealloc(s->sh, (s->n + 1) * sizeof(*s->sh));
+	if (s->n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		s->sh = xrealloc(s->sh, *cap * sizeof(*s->sh));
+	}
 	memset(&s->sh[s->n], 0, sizeof(s->sh[0]));
 	s->sh[s->n].shard = xstrdup(shard);
-	return &s->sh[s->n++];
+	s->sh[s->n++].sj = sj;
 }
 
-/* Every shard the keeper or the disk knows. */
+static int
+shard_order(const void *a, const void *b)
+{
+	return strcmp(((const struct shard_status *)a)->shard,
+	    ((const struct shard_status *)b)->shard);
+}
+
+/*
+ * Every shard the keeper or the disk knows, sorted, each once. Sorting and
+ * then merging keeps this O(n log n): a stream may have many thousands.
+ */
 static void
 collect_shards(struct status *s)
 {
 	struct json_object *arr, *o;
 	struct dirent *de;
 	const char *id;
+	size_t cap = 0, i, j;
 	DIR *d;
-	size_t i;
 
 	if (s->doc != NULL && json_object_object_get_ex(s->doc, "shards",
 	    &arr) && json_object_is_type(arr, json_type_array))
@@ -279,7 +288,7 @@ collect_shards(struct status *s)
 			o = json_object_array_get_idx(arr, i);
 			if ((id = jstr(o, "shard")) != NULL &&
 			    safe_component(id))
-				shard_get(s, id)->sj = o;
+				shard_add(s, &cap, id, o);
 		}
 	if ((d = opendir_at(s->sfd, "checkpoints")) != NULL) {
 		while ((de = readdir(d)) != NULL)
@@ -287,15 +296,28 @@ collect_shards(struct status *s)
 			 * checkpoints moved aside do */
 			if (safe_component(de->d_name) &&
 			    strchr(de->d_name, '.') == NULL)
-				shard_get(s, de->d_name);
+				shard_add(s, &cap, de->d_name, NULL);
 		closedir(d);
 	}
 	if ((d = opendir_at(s->sfd, "outbox")) != NULL) {
 		while ((de = readdir(d)) != NULL)
-			if (safe_component(de->d_name))
-				shard_get(s, de->d_name);
+			if (safe_component(de->d_name) &&
+			    strchr(de->d_name, '.') == NULL)
+				shard_add(s, &cap, de->d_name, NULL);
 		closedir(d);
 	}
+	if (s->n == 0)
+		return;
+	qsort(s->sh, s->n, sizeof(*s->sh), shard_order);
+	for (i = 0, j = 1; j < s->n; j++) {
+		if (strcmp(s->sh[i].shard, s->sh[j].shard) == 0) {
+			if (s->sh[i].sj == NULL)
+				s->sh[i].sj = s->sh[j].sj;
+			free(s->sh[j].shard);
+		} else
+			s->sh[++i] = s->sh[j];
+	}
+	s->n = i + 1;
 }
 
 static void
@@ -677,13 +699,6 @@ print_json(const struct status *s)
 	json_object_put(j);
 }
 
-static int
-shard_order(const void *a, const void *b)
-{
-	return strcmp(((const struct shard_status *)a)->shard,
-	    ((const struct shard_status *)b)->shard);
-}
-
 int
 status_main(int argc, char *argv[])
 {
@@ -749,7 +764,6 @@ status_main(int argc, char *argv[])
 	find_keeper(&s);
 	load_doc(&s);
 	collect_shards(&s);
-	qsort(s.sh, s.n, sizeof(*s.sh), shard_order);
 	for (i = 0; i < s.n; i++) {
 		read_checkpoint(&s, &s.sh[i]);
 		read_outbox(&s, &s.sh[i]);

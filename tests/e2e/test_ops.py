@@ -316,6 +316,41 @@ def status_cases(moto, topic_arn):
             lockf.close()
 
 
+def scale_case(moto):
+    """20,000 shards known three times over (status.json, checkpoints/,
+    outbox/): each listed once, in order, quickly."""
+    n = 20000
+    with kk.Keeper(moto, STREAM, BUCKET) as k:
+        sd = k.state_dir
+        os.makedirs(os.path.join(sd, "checkpoints"))
+        ids = ["shardId-%012d" % i for i in range(n)]
+        for sid in ids:
+            with open(os.path.join(sd, "checkpoints", sid), "w") as f:
+                f.write('{"seq":"%d"}' % (int(sid[8:]) + 1))
+        for sid in ids[:200]:
+            os.makedirs(os.path.join(sd, "outbox", sid))
+        lockf = open(os.path.join(sd, "lock"), "a")
+        fcntl.flock(lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            write_json(os.path.join(sd, "status.json"), {
+                "version": 1, "pid": os.getpid(), "stream": STREAM,
+                "shards": [{"shard": sid, "state": "running", "error": None}
+                           for sid in reversed(ids)]})
+            t0 = time.monotonic()
+            code, out, err = run(["status", "-j", k.conf], 60)
+            took = time.monotonic() - t0
+            try:
+                got = [s_["shard"] for s_ in json.loads(out)["shards"]]
+            except (ValueError, KeyError):
+                got = []
+            ok(code == 0 and got == ids and took < 60,
+               "status: %d shards from status.json, checkpoints and outbox, "
+               "each once, sorted, in %.1fs (exit %s)" % (n, took, code),
+               err[:500])
+        finally:
+            lockf.close()
+
+
 def health_case(moto):
     """A missing bucket: one health line per shard where the old code
     logged a warning per retry; the retries go on at debug level; when the
@@ -376,6 +411,7 @@ def scenario():
         topic_arn, _ = moto.create_topic_queue("ops-topic", "ops-queue")
         check_cases(moto, topic_arn)
         status_cases(moto, topic_arn)
+        scale_case(moto)
         health_case(moto)
 
 
