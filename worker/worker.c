@@ -69,9 +69,10 @@ static struct {
 	uint64_t		 stats_behind_sent;
 	char			 host[256];
 	char			 upload_state[PATH_MAX];
-	/* an error that will not heal by itself: paced, and reported */
+	/* an error that will not heal by itself: paced, and reported; it
+	 * heals when a call to health_service ("s3", "kinesis") succeeds */
 	struct health_pace	 health;
-	const char		*health_service;	/* "s3", "kinesis": what must succeed to heal it */
+	const char		*health_service;
 } w;
 
 static void
