@@ -25,6 +25,18 @@
 
 /* The probe object, under the configured prefix (see kinesis-keeper(8)). */
 #define PROBE_DIR	"kinesis-keeper-check/"
+/* Each check gets this long, retries included: a silent endpoint must not
+ * keep an operator waiting for the minutes the keeper would retry. */
+#define CHECK_TIMEOUT_MS	10000
+
+static uint64_t	check_deadline;
+
+/* aws_call's retry and transfer abort test (aws_ctx_set_abort) */
+static int
+check_expired(void)
+{
+	return now_ms() >= check_deadline;
+}
 
 static void
 check_usage(void)
@@ -40,7 +52,11 @@ failed(const struct cfg *cfg, const char *label, const char *what,
 {
 	char text[768];
 
-	if (health_classify(res, what, resource, cfg->region, text,
+	if (check_expired())
+		printf("%s: FAILED: %s %s (region %s): no answer within %d s; "
+		    "%s and the network\n", label, what, resource, cfg->region,
+		    CHECK_TIMEOUT_MS / 1000, fix);
+	else if (health_classify(res, what, resource, cfg->region, text,
 	    sizeof(text)) != HEALTH_OK)
 		printf("%s: FAILED: %s\n", label, text);
 	else
@@ -65,8 +81,9 @@ check_identity(struct aws_ctx *ctx, const struct cfg *cfg,
 		    arn[0] ? arn : "?", account[0] ? account : "?",
 		    creds_source(creds));
 	else
-		failed(cfg, label, "sts GetCallerIdentity", "(the credentials)",
-		    &res, "check the credentials and endpoints.sts");
+		failed(cfg, label, "sts GetCallerIdentity", "for these "
+		    "credentials", &res, "check the credentials and "
+		    "endpoints.sts");
 	aws_result_free(&res);
 	return r;
 }
@@ -259,13 +276,19 @@ check_main(int argc, char *argv[])
 		cfg_free(&cfg);
 		return EX_CONFIG_;
 	}
+	ctx.interrupted = check_expired;
+	aws_ctx_set_abort(&ctx, check_expired);
 	/* every check runs, even after one failed: the operator sees all */
+	check_deadline = now_ms() + CHECK_TIMEOUT_MS;
 	bad |= check_identity(&ctx, &cfg, creds) != 0;
 	fflush(stdout);
+	check_deadline = now_ms() + CHECK_TIMEOUT_MS;
 	bad |= check_stream(&ctx, &cfg) != 0;
 	fflush(stdout);
+	check_deadline = now_ms() + CHECK_TIMEOUT_MS;
 	bad |= check_bucket(&ctx, &cfg) != 0;
 	fflush(stdout);
+	check_deadline = now_ms() + CHECK_TIMEOUT_MS;
 	if (cfg.sns_topic_arn != NULL)
 		bad |= check_topic(&ctx, &cfg) != 0;
 	else

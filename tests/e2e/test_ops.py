@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import re
+import socket
 import sys
 import time
 
@@ -79,8 +80,8 @@ def check_cases(moto, topic_arn):
          "not exist (region %s)" % kk.REGION),
         ("a wrong secret", {"credentials.secret_access_key":
                             "wrong-secret-wrong-secret"}, None,
-         "identity: FAILED: sts GetCallerIdentity (the credentials) (region "
-         "%s): SignatureDoesNotMatch" % kk.REGION),
+         "identity: FAILED: sts GetCallerIdentity for these credentials "
+         "(region %s): SignatureDoesNotMatch" % kk.REGION),
         ("a missing stream", {}, "no-such-stream",
          "stream no-such-stream: FAILED: stream no-such-stream does not exist "
          "in region %s" % kk.REGION),
@@ -120,6 +121,27 @@ def check_cases(moto, topic_arn):
             elif label == "a missing topic":
                 ok(len(bad) == 1 and "check sns.topic_arn" in bad[0],
                    "check, a missing topic: one line, says what to fix", *bad)
+
+    # an S3 endpoint that takes the connection and never answers: that
+    # check gives up after its 10 s (not the minute of a PUT), the others
+    # still run
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        ep = "http://127.0.0.1:%d" % silent.getsockname()[1]
+        with kk.Keeper(moto, STREAM, BUCKET, topic_arn=topic_arn,
+                       overrides={"endpoints.s3": ep}) as k:
+            t0 = time.monotonic()
+            code, out, err = run(["check", k.conf], 90)
+            took = time.monotonic() - t0
+            bad = failed_lines(out)
+            ok(code == 1 and len(bad) == 1 and bad[0].startswith(
+                "bucket %s: FAILED: s3 put s3://%s (region %s): no answer "
+                "within 10 s" % (BUCKET, BUCKET, kk.REGION))
+               and 9 <= took < 18 and "stream %s: ok" % STREAM in out,
+               "check, a silent S3 endpoint: that check gives up after "
+               "10 s, the others pass (%.1fs, exit %s)" % (took, code),
+               *lines_of(out))
 
     with kk.Keeper(moto, STREAM, BUCKET, overrides={
             "batch.max_age": "soon"}) as k:
