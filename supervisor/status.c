@@ -26,7 +26,8 @@
 #include "status.h"
 #include "util.h"
 
-#define STATUS_JSON_MAX	(4 * 1024 * 1024)
+/* the keeper writes about 130 bytes a shard: 13 MB for 100,000 shards */
+#define STATUS_JSON_MAX	(256 * 1024 * 1024)
 #define CKPT_MAX	65536
 
 struct shard_status {
