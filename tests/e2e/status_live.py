@@ -83,6 +83,7 @@ def scenario():
                json.dumps(last["r"][1])[:1200] if last["r"][1] else
                last["r"][2])
             code, out, _ = status(k)
+            kk.diag("status while S3 refuses PUTs:", *out.splitlines())
             ok(code == 1 and any(re.match(r"shardId-\d+: (backing off|"
                                           r"running), .*error since \S+Z: "
                                           r"s3 put s3://%s" % BUCKET, ln)
