@@ -4,7 +4,7 @@ status_live.py: `kinesis-keeper status` beside a running keeper while S3
 fails (a fault proxy answers every PUT with 403 AccessDenied): the shard
 shows its error and the time it began, exit 1; once S3 takes PUTs again the
 shard is healthy, exit 0, and every record is archived once.
-Needs the supervisor's status.json writer (issue 11, `sup`).
+With the supervisor's status.json writer (issue 11).
 """
 
 import json
