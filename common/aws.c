@@ -105,12 +105,15 @@ aws_result_init(struct aws_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->body);
+	buf_init(&r->meta);
+	r->content_length = -1;
 }
 
 void
 aws_result_free(struct aws_result *r)
 {
 	buf_free(&r->body);
+	buf_free(&r->meta);
 }
 
 const char *
@@ -387,6 +390,10 @@ aws_call(struct aws_ctx *ctx, struct aws_service *svc,
 		res->transport = 0;
 		res->status = hresp.status;
 		snprintf(res->etag, sizeof(res->etag), "%s", hresp.etag);
+		buf_reset(&res->meta);
+		if (hresp.meta.len > 0)
+			buf_add(&res->meta, hresp.meta.data, hresp.meta.len);
+		res->content_length = hresp.content_length;
 		tmp = res->body;
 		res->body = hresp.body;
 		hresp.body = tmp;

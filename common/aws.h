@@ -56,6 +56,8 @@ struct aws_result {
 	int		throttles;	/* throttling answers seen in all attempts */
 	int		attempts;
 	char		etag[128];	/* ETag of the last answer */
+	struct buf	meta;		/* its x-amz-meta-* headers (http.h) */
+	long long	content_length;	/* its Content-Length, -1 if none */
 };
 
 int	aws_ctx_init(struct aws_ctx *, const struct cfg *, struct creds *);

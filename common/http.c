@@ -4,6 +4,7 @@
  * broken server cannot make us allocate without limit, and a server that
  * trickles bytes is cut off by the low-speed limit.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,12 +80,15 @@ http_response_init(struct http_response *r)
 {
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->body);
+	buf_init(&r->meta);
+	r->content_length = -1;
 }
 
 void
 http_response_free(struct http_response *r)
 {
 	buf_free(&r->body);
+	buf_free(&r->meta);
 }
 
 static size_t
@@ -123,6 +127,28 @@ header_value(const char *line, size_t n, const char *name, char *out,
 	return 1;
 }
 
+/* "Name: value\r\n" -> "name: value\n" */
+static void
+meta_line(struct buf *b, const char *p, size_t n)
+{
+	size_t i = 0, v;
+
+	while (i < n && p[i] != ':')
+		buf_addc(b, (char)tolower((unsigned char)p[i++]));
+	if (i == n) {
+		buf_addc(b, '\n');
+		return;
+	}
+	buf_addstr(b, ": ");
+	for (v = i + 1; v < n && (p[v] == ' ' || p[v] == '\t'); v++)
+		;
+	while (n > v && (p[n - 1] == '\r' || p[n - 1] == '\n' ||
+	    p[n - 1] == ' '))
+		n--;
+	buf_add(b, p + v, n - v);
+	buf_addc(b, '\n');
+}
+
 static size_t
 header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
@@ -131,6 +157,10 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 
 	char len[32];
 
+	/* S3 user metadata, for s3_head_object: S3 allows 2 KB of it */
+	if (n > 11 && strncasecmp(ptr, "x-amz-meta-", 11) == 0 &&
+	    s->resp->meta.len + n < 8192)
+		meta_line(&s->resp->meta, ptr + 11, n - 11);
 	if (!header_value(ptr, n, "x-amzn-errortype:", s->resp->amz_error_type,
 	    sizeof(s->resp->amz_error_type)) &&
 	    !header_value(ptr, n, "etag:", s->resp->etag, sizeof(s->resp->etag)) &&
@@ -139,6 +169,7 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 		 * buffer grown past it by doubling */
 		unsigned long long cl = strtoull(len, NULL, 10);
 
+		s->resp->content_length = (long long)cl;
 		if (cl > 0 && cl <= s->max &&
 		    s->resp->body.len + cl + 1 > s->resp->body.cap)
 			buf_reserve_exact(&s->resp->body, (size_t)cl);
@@ -165,6 +196,8 @@ http_perform(struct http_client *c, const struct http_request *req,
 	resp->truncated = 0;
 	resp->amz_error_type[0] = '\0';
 	resp->etag[0] = '\0';
+	buf_reset(&resp->meta);
+	resp->content_length = -1;
 	sink.resp = resp;
 	sink.max = req->max_response ? req->max_response : 16 * 1024 * 1024;
 	errbuf[0] = '\0';

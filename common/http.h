@@ -34,6 +34,10 @@ struct http_response {
 	int		 truncated;	/* body exceeded max_response */
 	char		 amz_error_type[128];	/* x-amzn-ErrorType header */
 	char		 etag[128];		/* ETag header (S3 parts) */
+	/* the x-amz-meta-* headers (S3 HeadObject), one "name: value\n"
+	 * line each, names lowercase and without the prefix; capped */
+	struct buf	 meta;
+	long long	 content_length;	/* -1 if absent */
 };
 
 /* ca_file: an extra CA bundle (NULL: system store only). */

@@ -161,6 +161,8 @@ put_single(struct aws_ctx *ctx, const struct cfg *cfg, const struct s3_put *put,
 
 	object_headers(&h, cfg, put);
 	hdr_add(&h, "Content-MD5", put->md5_b64);
+	if (put->if_none_match)
+		hdr_add(&h, "If-None-Match", "*");
 	r = s3_call(ctx, t, "PUT", NULL, 0, h.h, h.n, put->body, put->len,
 	    put->sha256_hex, res);
 	hdrs_free(&h);
@@ -255,8 +257,12 @@ put_multipart(struct aws_ctx *ctx, const struct cfg *cfg,
 	buf_addstr(&done, "</CompleteMultipartUpload>");
 	ph[0].name = "Content-Type";
 	ph[0].value = "application/xml";
-	if (s3_call(ctx, t, "POST", p + 1, 1, ph, 1, done.data, done.len, NULL,
-	    res) == -1)
+	/* the object appears only at completion: that is where the
+	 * condition goes */
+	ph[1].name = "If-None-Match";
+	ph[1].value = "*";
+	if (s3_call(ctx, t, "POST", p + 1, 1, ph, put->if_none_match ? 2 : 1,
+	    done.data, done.len, NULL, res) == -1)
 		goto abort;
 	/* S3 may answer 200 and still fail: the error is in the body */
 	if (res->body.data != NULL && strstr(res->body.data, "<Error>") != NULL) {
@@ -333,4 +339,224 @@ s3_abort_stale(struct aws_ctx *ctx, const struct cfg *cfg,
 	} else
 		unlink(upload_state);
 	buf_free(&b);
+}
+
+int
+s3_exists_error(const struct aws_result *res)
+{
+	return res->status == 412 ||
+	    strcmp(res->code, "PreconditionFailed") == 0;
+}
+
+static int
+get_or_head(struct aws_ctx *ctx, const struct cfg *cfg, const char *method,
+    const char *bucket, const char *key, size_t max, struct aws_result *res)
+{
+	struct target t;
+	struct sigv4_kv h[2];
+	int r;
+
+	target_init(&t, ctx, cfg, bucket, key);
+	r = s3_call(ctx, &t, method, NULL, 0, h, 0, NULL, 0, NULL, res);
+	target_free(&t);
+	if (r == 0)
+		return 0;
+	return res->status == 404 ? 1 : -1;
+}
+
+int
+s3_head_object(struct aws_ctx *ctx, const struct cfg *cfg, const char *bucket,
+    const char *key, struct aws_result *res)
+{
+	/* a small limit: the Content-Length of a HEAD must not make the
+	 * client reserve room for the whole object */
+	return get_or_head(ctx, cfg, "HEAD", bucket, key, 64 * 1024, res);
+}
+
+int
+s3_get_object(struct aws_ctx *ctx, const struct cfg *cfg, const char *bucket,
+    const char *key, size_t max, struct aws_result *res)
+{
+	struct target t;
+	struct aws_call call;
+	struct sigv4_kv h[2];
+	char sha[65];
+	int r;
+
+	target_init(&t, ctx, cfg, bucket, key);
+	sha256_hex("", 0, sha);
+	h[0].name = "x-amz-content-sha256";
+	h[0].value = sha;
+	memset(&call, 0, sizeof(call));
+	call.method = "GET";
+	call.path = t.path;
+	call.host = t.host;
+	call.headers = h;
+	call.nheaders = 1;
+	call.payload_sha256 = sha;
+	call.max_response = max;
+	call.timeout_ms = 60000 + (long)(max / (256 * 1024)) * 1000;
+	call.max_attempts = 3;
+	r = aws_call(ctx, &ctx->s3, &call, res);
+	target_free(&t);
+	if (r == 0)
+		return 0;
+	return res->status == 404 ? 1 : -1;
+}
+
+int
+s3_put_small(struct aws_ctx *ctx, const struct cfg *cfg, const char *bucket,
+    const char *key, const char *content_type, const void *body, size_t len,
+    struct aws_result *res)
+{
+	struct target t;
+	struct hdrs h;
+	struct s3_put put;
+	char md5[32], sha[65];
+	int r;
+
+	memset(&put, 0, sizeof(put));
+	put.content_type = content_type;
+	md5_base64(body, len, md5);
+	sha256_hex(body, len, sha);
+	target_init(&t, ctx, cfg, bucket, key);
+	object_headers(&h, cfg, &put);
+	hdr_add(&h, "Content-MD5", md5);
+	r = s3_call(ctx, &t, "PUT", NULL, 0, h.h, h.n, body, len, sha, res);
+	hdrs_free(&h);
+	target_free(&t);
+	return r;
+}
+
+/* The few entities S3 uses in a listing, decoded in place. */
+static void
+xml_unescape(char *s)
+{
+	static const struct { const char *e; char c; } ents[] = {
+		{ "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
+		{ "&quot;", '"' }, { "&apos;", '\'' }, { "&#34;", '"' },
+	};
+	char *r = s, *w = s;
+	size_t i;
+
+	while (*r) {
+		if (*r == '&') {
+			for (i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
+				size_t n = strlen(ents[i].e);
+
+				if (strncmp(r, ents[i].e, n) == 0) {
+					*w++ = ents[i].c;
+					r += n;
+					break;
+				}
+			}
+			if (i < sizeof(ents) / sizeof(ents[0]))
+				continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+}
+
+int
+s3_list(struct aws_ctx *ctx, const struct cfg *cfg, const char *bucket,
+    const char *prefix, int (*cb)(void *, const struct s3_entry *), void *arg,
+    struct aws_result *res)
+{
+	struct target t;
+	struct sigv4_kv p[3], h[2];
+	struct s3_entry e;
+	char *token = NULL, *block, *key, *etag, size[32], lm[64];
+	const char *p0, *end;
+	char trunc[16];
+	size_t np;
+	int r = 0, stop = 0;
+
+	target_init(&t, ctx, cfg, bucket, "");
+	do {
+		np = 0;
+		p[np].name = "list-type";
+		p[np++].value = "2";
+		p[np].name = "prefix";
+		p[np++].value = prefix;
+		if (token != NULL) {
+			p[np].name = "continuation-token";
+			p[np++].value = token;
+		}
+		if (s3_call(ctx, &t, "GET", p, np, h, 0, NULL, 0, NULL,
+		    res) == -1) {
+			r = -1;
+			break;
+		}
+		free(token);
+		token = NULL;
+		p0 = res->body.data ? res->body.data : "";
+		while (!stop && (p0 = strstr(p0, "<Contents>")) != NULL) {
+			if ((end = strstr(p0, "</Contents>")) == NULL)
+				break;
+			block = xstrndup(p0, (size_t)(end - p0));
+			key = aws_xml_dup(block, "Key");
+			etag = aws_xml_dup(block, "ETag");
+			aws_xml_text(block, "Size", size, sizeof(size));
+			aws_xml_text(block, "LastModified", lm, sizeof(lm));
+			if (key != NULL) {
+				xml_unescape(key);
+				if (etag != NULL) {
+					char *q;
+
+					xml_unescape(etag);
+					while ((q = strchr(etag, '"')) != NULL)
+						memmove(q, q + 1, strlen(q));
+				}
+				e.key = key;
+				e.etag = etag ? etag : "";
+				e.size = strtoll(size, NULL, 10);
+				e.last_modified = lm;
+				stop = cb(arg, &e);
+			}
+			free(key);
+			free(etag);
+			free(block);
+			p0 = end;
+		}
+		aws_xml_text(p0 ? p0 : res->body.data, "IsTruncated", trunc,
+		    sizeof(trunc));
+		if (!stop && strcmp(trunc, "true") == 0) {
+			token = aws_xml_dup(res->body.data,
+			    "NextContinuationToken");
+			if (token != NULL)
+				xml_unescape(token);
+		}
+	} while (!stop && token != NULL);
+	free(token);
+	target_free(&t);
+	return r;
+}
+
+int
+s3_meta_get(const struct buf *meta, const char *name, char *out,
+    size_t outlen)
+{
+	const char *p = meta->data, *e;
+	size_t nl = strlen(name), vl;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (p == NULL)
+		return -1;
+	while (p < meta->data + meta->len) {
+		if ((e = memchr(p, '\n', meta->data + meta->len - p)) == NULL)
+			break;
+		if ((size_t)(e - p) >= nl + 2 && strncmp(p, name, nl) == 0 &&
+		    p[nl] == ':' && p[nl + 1] == ' ') {
+			vl = (size_t)(e - p) - nl - 2;
+			if (vl >= outlen)
+				return -1;
+			memcpy(out, p + nl + 2, vl);
+			out[vl] = '\0';
+			return 0;
+		}
+		p = e + 1;
+	}
+	return -1;
 }
