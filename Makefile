@@ -34,7 +34,7 @@ SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 # common/ is one static library; each program names its own sources and
 # takes from the library only the objects it calls (STYLE: each program
 # links what it uses).
-COMMON_SRCS = common/log.c common/util.c common/cfg.c common/cfg_check.c \
+COMMON_SRCS = common/archive.c common/log.c common/util.c common/cfg.c common/cfg_check.c \
 	      common/cfg_dump.c common/cfg_file.c common/cfg_units.c \
 	      common/jsonscan.c common/sigv4.c common/msg.c common/http.c \
 	      common/aws.c common/creds.c common/pos.c common/ckpt.c \

@@ -91,6 +91,11 @@ ckpt_read(const char *state_dir, const char *shard, struct ckpt *c)
 	if (json_object_object_get_ex(j, "key", &v) &&
 	    json_object_is_type(v, json_type_string))
 		snprintf(c->key, sizeof(c->key), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(j, "sha256", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    json_object_get_string_len(v) == 64)
+		snprintf(c->sha256, sizeof(c->sha256), "%s",
+		    json_object_get_string(v));
 	ret = 0;
 out:
 	if (j != NULL)
@@ -120,6 +125,9 @@ ckpt_write(const char *state_dir, const char *shard, const struct ckpt *c)
 	json_object_object_add(j, "done", json_object_new_boolean(c->done));
 	if (c->key[0] != '\0')
 		json_object_object_add(j, "key", json_object_new_string(c->key));
+	if (c->sha256[0] != '\0')
+		json_object_object_add(j, "sha256",
+		    json_object_new_string(c->sha256));
 	fmt_iso8601_ms((int64_t)wall_ms(), when, sizeof(when));
 	json_object_object_add(j, "updated", json_object_new_string(when));
 	s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
@@ -127,6 +135,27 @@ ckpt_write(const char *state_dir, const char *shard, const struct ckpt *c)
 	r = write_file_atomic(path, s, strlen(s), 0644);
 	json_object_put(j);
 	return r;
+}
+
+int
+ckpt_set_aside(const char *state_dir, const char *shard, char *out,
+    size_t outlen)
+{
+	char path[PATH_MAX];
+
+	if (ckpt_path(path, sizeof(path), state_dir, "checkpoints", shard) ==
+	    -1)
+		return -1;
+	if ((size_t)snprintf(out, outlen, "%s.bad-%lld", path,
+	    (long long)(wall_ms() / 1000)) >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (rename(path, out) == -1)
+		return -1;
+	/* without a durable rename the bad file could come back */
+	*strrchr(path, '/') = '\0';
+	return fsync_dir(path);
 }
 
 int

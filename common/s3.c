@@ -532,31 +532,3 @@ s3_list(struct aws_ctx *ctx, const struct cfg *cfg, const char *bucket,
 	target_free(&t);
 	return r;
 }
-
-int
-s3_meta_get(const struct buf *meta, const char *name, char *out,
-    size_t outlen)
-{
-	const char *p = meta->data, *e;
-	size_t nl = strlen(name), vl;
-
-	if (outlen > 0)
-		out[0] = '\0';
-	if (p == NULL)
-		return -1;
-	while (p < meta->data + meta->len) {
-		if ((e = memchr(p, '\n', meta->data + meta->len - p)) == NULL)
-			break;
-		if ((size_t)(e - p) >= nl + 2 && strncmp(p, name, nl) == 0 &&
-		    p[nl] == ':' && p[nl + 1] == ' ') {
-			vl = (size_t)(e - p) - nl - 2;
-			if (vl >= outlen)
-				return -1;
-			memcpy(out, p + nl + 2, vl);
-			out[vl] = '\0';
-			return 0;
-		}
-		p = e + 1;
-	}
-	return -1;
-}

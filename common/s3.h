@@ -71,11 +71,6 @@ int	s3_put_small(struct aws_ctx *, const struct cfg *, const char *bucket,
 int	s3_list(struct aws_ctx *, const struct cfg *, const char *bucket,
 	    const char *prefix, int (*cb)(void *, const struct s3_entry *),
 	    void *arg, struct aws_result *);
-/* The value of one user metadata field ("name", lowercase, without the
- * x-amz-meta- prefix) from res->meta, copied into out; -1 if absent. */
-int	s3_meta_get(const struct buf *meta, const char *name, char *out,
-	    size_t outlen);
-
 /* Abort the multipart upload recorded in upload_state by a run that died,
  * if any. */
 void	s3_abort_stale(struct aws_ctx *, const struct cfg *,
