@@ -3,9 +3,11 @@
  * kinesis-keeper-worker(8)). It reads its shard from just after its
  * checkpoint, builds batches, and for each batch, in this order: uploads the
  * object to S3, keeps a local copy, writes the notification to the outbox,
- * stores the checkpoint, reports the flush. A crash anywhere before the
- * checkpoint makes the restarted worker re-read the same records and
- * rewrite the same key (the key depends only on the batch's first record).
+ * stores the checkpoint, rewrites the shard's head object, reports the
+ * flush. Objects are never overwritten (If-None-Match): a crash before the
+ * checkpoint makes the restarted worker re-read the same records, meet its
+ * own object under the same key (the key depends only on the batch's first
+ * record) and adopt it: the archive, not the local disk, is the truth.
  */
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -25,6 +27,7 @@
 
 #include <json-c/json.h>
 
+#include "archive.h"
 #include "aws.h"
 #include "batch.h"
 #include "cfg.h"
@@ -73,6 +76,19 @@ static struct {
 	 * heals when a call to health_service ("s3", "kinesis") succeeds */
 	struct health_pace	 health;
 	const char		*health_service;
+	/* the chain: the shard's last object, or (before its first one) the
+	 * last object of each parent shard */
+	struct arc_link		 prev;
+	struct arc_link		 parents[ARC_PARENTS];
+	int			 reposition;	/* pos moved: a new iterator */
+	/* where the checkpoint stands: a batch given up starts again here */
+	struct pos		 committed;
+	int			 committed_complete;
+	/* re-reading a batch an earlier run archived in parts: it ends
+	 * exactly here, whatever the limits say now */
+	int			 forced;
+	struct pos		 forced_end;
+	char			*head_key;
 } w;
 
 static void
@@ -297,11 +313,12 @@ local_copy(const char *key, const char *first_seq, const void *data,
 }
 
 static char *
-notification(const struct part *b, const char *key, const char *sha,
-    size_t stored)
+notification(const char *key, const struct arc_object *o, size_t stored)
 {
+	static const char *pn[ARC_PARENTS] = { "parent", "parent2" };
 	struct json_object *j;
-	char *uri, *s, ts[32];
+	char *uri, *s, ts[32], name[32];
+	size_t i;
 
 	j = json_object_new_object();
 	json_object_object_add(j, "version", json_object_new_int(1));
@@ -314,24 +331,48 @@ notification(const struct part *b, const char *key, const char *sha,
 	json_object_object_add(j, "uri", json_object_new_string(uri));
 	free(uri);
 	json_object_object_add(j, "records",
-	    json_object_new_int64((int64_t)b->records));
-	json_object_object_add(j, "bytes", json_object_new_int64((int64_t)b->bytes));
+	    json_object_new_int64((int64_t)o->records));
+	json_object_object_add(j, "bytes", json_object_new_int64((int64_t)o->bytes));
 	json_object_object_add(j, "stored_bytes",
 	    json_object_new_int64((int64_t)stored));
-	json_object_object_add(j, "sha256", json_object_new_string(sha));
+	json_object_object_add(j, "sha256", json_object_new_string(o->sha256));
 	json_object_object_add(j, "first_seq",
-	    json_object_new_string(b->first.seq));
-	json_object_object_add(j, "last_seq", json_object_new_string(b->last.seq));
-	if (b->first.has_sub)
+	    json_object_new_string(o->first.seq));
+	json_object_object_add(j, "last_seq", json_object_new_string(o->last.seq));
+	if (o->first.has_sub)
 		json_object_object_add(j, "first_sub",
-		    json_object_new_int64((int64_t)b->first.sub));
-	if (b->last.has_sub)
+		    json_object_new_int64((int64_t)o->first.sub));
+	if (o->last.has_sub)
 		json_object_object_add(j, "last_sub",
-		    json_object_new_int64((int64_t)b->last.sub));
-	fmt_iso8601_ms(b->first_ts, ts, sizeof(ts));
-	json_object_object_add(j, "first_ts", json_object_new_string(ts));
-	fmt_iso8601_ms(b->last_ts, ts, sizeof(ts));
-	json_object_object_add(j, "last_ts", json_object_new_string(ts));
+		    json_object_new_int64((int64_t)o->last.sub));
+	if (o->first_ts != INT64_MIN) {
+		fmt_iso8601_ms(o->first_ts, ts, sizeof(ts));
+		json_object_object_add(j, "first_ts", json_object_new_string(ts));
+	}
+	if (o->last_ts != INT64_MIN) {
+		fmt_iso8601_ms(o->last_ts, ts, sizeof(ts));
+		json_object_object_add(j, "last_ts", json_object_new_string(ts));
+	}
+	/* the chain, as in the object's metadata (kinesis-keeper.conf(5)) */
+	if (o->prev.sha256[0] != '\0') {
+		if (o->prev.key[0] != '\0')
+			json_object_object_add(j, "prev_key",
+			    json_object_new_string(o->prev.key));
+		json_object_object_add(j, "prev_sha256",
+		    json_object_new_string(o->prev.sha256));
+	}
+	for (i = 0; i < ARC_PARENTS; i++) {
+		if (o->parents[i].sha256[0] == '\0')
+			continue;
+		if (o->parents[i].key[0] != '\0') {
+			snprintf(name, sizeof(name), "%s_key", pn[i]);
+			json_object_object_add(j, name,
+			    json_object_new_string(o->parents[i].key));
+		}
+		snprintf(name, sizeof(name), "%s_sha256", pn[i]);
+		json_object_object_add(j, name,
+		    json_object_new_string(o->parents[i].sha256));
+	}
 	json_object_object_add(j, "host", json_object_new_string(w.host));
 	json_object_object_add(j, "keeper_version",
 	    json_object_new_string(KK_VERSION));
@@ -342,30 +383,155 @@ notification(const struct part *b, const char *key, const char *sha,
 }
 
 /*
- * Upload one object of the batch, retrying while S3 fails (back-pressure:
- * nothing more is read meanwhile). -1 if S3 could not take it before the
- * shutdown deadline.
+ * The head object: the one object the keeper overwrites. It is a pointer,
+ * not archive data; a stale one (a crash between the object and it) costs
+ * one adoption (below) on resume, never a duplicate.
+ */
+static void
+put_head(int done)
+{
+	struct arc_head h;
+	struct aws_result res;
+	char *text;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.shard, sizeof(h.shard), "%s", w.shard);
+	if (w.prev.sha256[0] != '\0') {
+		snprintf(h.key, sizeof(h.key), "%s", w.prev.key);
+		snprintf(h.sha256, sizeof(h.sha256), "%s", w.prev.sha256);
+	}
+	h.last = w.pos;
+	h.last_more = w.pos.has_sub && !w.pos_complete;
+	h.last_ts = INT64_MIN;
+	h.done = done;
+	text = arc_head_format(&h, w.cfg.stream);
+	aws_result_init(&res);
+	if (s3_put_small(&w.aws, &w.cfg, w.cfg.s3_bucket, w.head_key,
+	    "application/json", text, strlen(text), &res) == -1)
+		log_warnx("s3 put head object s3://%s/%s: %s (a resume without "
+		    "checkpoint will adopt the objects after it)",
+		    w.cfg.s3_bucket, w.head_key, aws_strerror(&res));
+	aws_result_free(&res);
+	free(text);
+}
+
+/*
+ * Make an object that is in S3 the shard's position: outbox entry, then
+ * checkpoint (the order outbox.h explains), head object, report. For an
+ * adopted object the outbox entry carries its real metadata: announcing it
+ * twice is fine (notifications are at-least-once; the bytes are the same).
+ */
+static void
+commit_object(const char *key, const struct arc_object *o, size_t stored,
+    int shard_done, uint64_t t0)
+{
+	struct msg_flush fm;
+	struct ckpt ck;
+	char *msg;
+
+	msg = notification(key, o, stored);
+	memset(&fm, 0, sizeof(fm));
+	if (w.cfg.sns_topic_arn != NULL &&
+	    outbox_put(w.cfg.state_dir, w.shard, &o->first, &o->last, msg,
+	    fm.outbox, sizeof(fm.outbox)) == -1)
+		fatal("outbox entry for s3://%s/%s", w.cfg.s3_bucket, key);
+	free(msg);
+
+	memset(&ck, 0, sizeof(ck));
+	/* a batch that ends inside an aggregate resumes after that sub; a
+	 * part of a batch stands for the batch's end */
+	pos_set(&ck.pos, o->batch_last.seq, o->batch_last.has_sub &&
+	    o->batch_more, o->batch_last.sub);
+	ck.done = shard_done;
+	snprintf(ck.key, sizeof(ck.key), "%s", key);
+	snprintf(ck.sha256, sizeof(ck.sha256), "%s", o->sha256);
+	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
+		fatal("checkpoint for %s", w.shard);
+
+	snprintf(w.prev.key, sizeof(w.prev.key), "%s", key);
+	snprintf(w.prev.sha256, sizeof(w.prev.sha256), "%s", o->sha256);
+	memset(w.parents, 0, sizeof(w.parents));
+	w.pos = o->batch_last;
+	w.pos_complete = !o->batch_more;
+	w.committed = w.pos;
+	w.committed_complete = w.pos_complete;
+	w.forced = 0;
+	put_head(shard_done);
+
+	fm.records = o->records;
+	fm.bytes = o->bytes;
+	fm.stored_bytes = stored;
+	fm.latency_ms = now_ms() - t0;
+	if (msg_send(SUP_FD, MSG_FLUSH, w.gen, &fm, sizeof(fm), 2000) == -1)
+		log_warn("report flush to supervisor");	/* the outbox has it */
+}
+
+/*
+ * The key exists: an earlier writer (this worker before a crash, or another
+ * keeper) archived a batch starting at this record. Read its metadata and
+ * make it ours. 0 adopted (o and *stored describe it), 1 the key is gone
+ * again (deleted meanwhile: PUT once more), -1 given up at the shutdown
+ * deadline.
  */
 static int
-upload(struct part *p, const char *key, char *sha)
+adopt(const char *key, struct arc_object *o, size_t *stored)
+{
+	struct aws_result res;
+	const char *why;
+	unsigned attempt = 0;
+	uint64_t d;
+	int r;
+
+	aws_result_init(&res);
+	for (;;) {
+		r = s3_head_object(&w.aws, &w.cfg, w.cfg.s3_bucket, key, &res);
+		if (r == 0 && arc_meta_parse(&res.meta, o, &why) == 0)
+			break;
+		if (r == 0)
+			log_warnx("s3 object s3://%s/%s exists but its metadata "
+			    "is not the keeper's (%s): not overwriting it",
+			    w.cfg.s3_bucket, key, why);
+		else if (r == 1)
+			/* gone again (deleted by someone): the PUT will tell */
+			log_warnx("s3 head s3://%s/%s: not found",
+			    w.cfg.s3_bucket, key);
+		else
+			log_warnx("s3 head s3://%s/%s: %s", w.cfg.s3_bucket,
+			    key, aws_strerror(&res));
+		if (r == 1)
+			break;
+		if (w.stopping && now_ms() >= w.stop_deadline) {
+			aws_result_free(&res);
+			return -1;
+		}
+		d = backoff_ms(attempt++, ERROR_BASE_MS, ERROR_CAP_MS);
+		if (w.stopping && now_ms() + d > w.stop_deadline)
+			d = w.stop_deadline > now_ms() ?
+			    w.stop_deadline - now_ms() : 0;
+		wait_events(d);
+	}
+	*stored = o->stored > 0 ? (size_t)o->stored :
+	    res.content_length > 0 ? (size_t)res.content_length : 0;
+	aws_result_free(&res);
+	return r == 1 ? 1 : 0;
+}
+
+/*
+ * Upload one object (a part of the batch) with If-None-Match, retrying
+ * while S3 fails (back-pressure: nothing more is read meanwhile). 0 stored,
+ * 1 the key exists, -1 given up at the shutdown deadline.
+ */
+static int
+upload(struct part *p, const char *key, const struct arc_object *o)
 {
 	struct s3_put put;
-	struct sigv4_kv meta[4];
+	struct arc_meta meta;
 	struct aws_result res;
-	char md5[32], nrec[32], *resource;
+	char md5[32], *resource;
 	unsigned attempt = 0;
 
-	sha256_hex(p->out.data, p->out.len, sha);
+	arc_meta_build(&meta, o);
 	md5_base64(p->out.data, p->out.len, md5);
-	snprintf(nrec, sizeof(nrec), "%llu", (unsigned long long)p->records);
-	meta[0].name = "records";
-	meta[0].value = nrec;
-	meta[1].name = "first-seq";
-	meta[1].value = p->first.seq;
-	meta[2].name = "last-seq";
-	meta[2].value = p->last.seq;
-	meta[3].name = "sha256";
-	meta[3].value = sha;
 	memset(&put, 0, sizeof(put));
 	put.bucket = w.cfg.s3_bucket;
 	put.key = key;
@@ -376,15 +542,20 @@ upload(struct part *p, const char *key, char *sha)
 		put.content_type = w.cfg.format_type == FORMAT_RAW ?
 		    "application/octet-stream" : "application/x-ndjson";
 	put.md5_b64 = md5;
-	put.sha256_hex = sha;
-	put.meta = meta;
-	put.nmeta = 4;
+	put.sha256_hex = o->sha256;
+	put.meta = meta.kv;
+	put.nmeta = meta.n;
 	put.upload_state = w.upload_state;
+	put.if_none_match = 1;
 
 	aws_result_init(&res);
 	while (s3_put_object(&w.aws, &w.cfg, &put, &res) == -1) {
 		uint64_t d;
 
+		if (s3_exists_error(&res)) {
+			aws_result_free(&res);
+			return 1;
+		}
 		w.stats.s3_put_errors++;
 		if (w.stopping && now_ms() >= w.stop_deadline) {
 			log_warnx("flush of %llu records to s3://%s/%s abandoned "
@@ -417,65 +588,218 @@ upload(struct part *p, const char *key, char *sha)
 	return 0;
 }
 
+/* The metadata of part i of the batch, linked to the object before it. */
+static void
+part_object(struct arc_object *o, const struct batch *b, size_t i,
+    const struct arc_link *prev)
+{
+	const struct part *p = b->parts[i];
+	int more = b->last.has_sub && !b->last_complete;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(o->stream, sizeof(o->stream), "%s", w.cfg.stream);
+	snprintf(o->shard, sizeof(o->shard), "%s", w.shard);
+	o->records = p->records;
+	o->bytes = p->bytes;
+	o->stored = p->out.len;
+	o->first = p->first;
+	o->first_ts = p->first_ts;
+	o->last = p->last;
+	o->last_ts = p->last_ts;
+	/* with one part, the object is the batch and ends where it does */
+	o->last_more = b->nparts == 1 && more;
+	o->part = (unsigned)i;
+	o->parts = (unsigned)b->nparts;
+	o->batch_first = b->first;
+	o->batch_last = b->last;
+	o->batch_more = more;
+	sha256_hex(p->out.data, p->out.len, o->sha256);
+	o->prev = *prev;
+	if (i == 0 && w.prev.sha256[0] == '\0')
+		memcpy(o->parents, w.parents, sizeof(o->parents));
+}
+
 /*
- * Archive the current batch: one object per part (partition), then one
- * checkpoint after the batch's last record. Returns 0 when the checkpoint
- * advanced, -1 if S3 could not take an object before the shutdown
- * deadline (nothing is lost: the checkpoint did not move, the records
- * will be read again, and each part's key, which depends only on its
- * first record, is written again with the same name).
+ * An object of one part: the batch is exactly this object (the archive's
+ * object replaces the batch; reading goes on after its end, wherever that
+ * is).
+ */
+static void
+adopt_single(const char *key, const struct arc_object *o,
+    const struct arc_object *got, size_t stored, const struct part *p,
+    int shard_done, uint64_t t0)
+{
+	int same = pos_cmp(&got->last, &o->last) == 0 &&
+	    got->last_more == o->last_more;
+	char sub[32];
+
+	if (got->shard[0] != '\0' && strcmp(got->shard, w.shard) != 0)
+		fatalx("s3 object s3://%s/%s belongs to shard %s, not to this "
+		    "one: check s3.key", w.cfg.s3_bucket, key, got->shard);
+	/* our re-read batch is often the very same bytes (batches ended by
+	 * count, deterministic compression) */
+	if (strcmp(got->sha256, o->sha256) == 0)
+		local_copy(key, p->first.seq, p->out.data, p->out.len);
+	commit_object(key, got, stored, shard_done && same, t0);
+	snprintf(sub, sizeof(sub), "%llu", (unsigned long long)got->last.sub);
+	log_info("adopted s3://%s/%s: already archived by an earlier run (%llu "
+	    "records up to %s%s%s, sha256 %s); this batch of %llu records is "
+	    "dropped and reading resumes after it", w.cfg.s3_bucket, key,
+	    (unsigned long long)got->records, got->last.seq,
+	    got->last.has_sub ? " sub " : "", got->last.has_sub ? sub : "",
+	    got->sha256, (unsigned long long)o->records);
+	if (!same)
+		w.reposition = 1;
+}
+
+/*
+ * Archive the current batch: one object per part (partition), each written
+ * only if its key does not exist, then one checkpoint after the batch's
+ * last record. Returns 0 when the checkpoint advanced, or when an earlier
+ * run's object was met (adopted: w.reposition says that reading starts
+ * again, after that object, or from the checkpoint to re-read the earlier
+ * batch exactly); -1 if S3 could not take an object before the shutdown
+ * deadline (nothing is lost: the checkpoint did not move).
  */
 static int
 flush(int shard_done)
 {
 	struct batch *b = &w.batch;
 	struct buf *keys;
+	struct arc_object *o, got;
+	struct arc_link link;
 	struct ckpt ck;
 	struct msg_flush *fm;
 	struct part *p;
-	char sha[65], *msg;
+	char *msg, sub[32];
 	uint64_t t0 = b->opened_ms, start = now_ms();
-	size_t i, n = b->nparts;
-	int r = -1;
+	size_t i, n = b->nparts, *stored;
+	int r = -1, a, *mine;
 
 	if (b->records == 0)
 		return 0;
 	batch_finish(b);
 	keys = xcalloc(n, sizeof(*keys));
+	o = xcalloc(n, sizeof(*o));
 	fm = xcalloc(n, sizeof(*fm));
+	stored = xcalloc(n, sizeof(*stored));
+	mine = xcalloc(n, sizeof(*mine));
+	link = w.prev;
 	for (i = 0; i < n; i++) {
 		p = b->parts[i];
 		buf_init(&keys[i]);
 		batch_part_key(&keys[i], b, p, w.shard);
-		if (upload(p, keys[i].data, sha) == -1)
+		part_object(&o[i], b, i, &link);
+		stored[i] = p->out.len;
+		mine[i] = 1;
+		while ((a = upload(p, keys[i].data, &o[i])) == 1) {
+			size_t st = 0;
+
+			a = adopt(keys[i].data, &got, &st);
+			if (a == -1)
+				goto out;
+			if (a == 1)
+				continue;	/* gone again: PUT once more */
+			if (n == 1 && got.parts == 1) {
+				adopt_single(keys[i].data, &o[i], &got, st, p,
+				    shard_done, t0);
+				r = 0;
+				goto reset;
+			}
+			if (pos_cmp(&got.batch_first, &b->first) == 0 &&
+			    pos_cmp(&got.batch_last, &b->last) == 0 &&
+			    got.batch_more == o[i].batch_more &&
+			    got.parts == n && got.part == i) {
+				/* this very batch, archived before a crash:
+				 * compression is deterministic, so the bytes
+				 * are ours too; never overwritten either way */
+				if (strcmp(got.sha256, o[i].sha256) != 0)
+					log_warnx("s3 object s3://%s/%s: already "
+					    "archived with sha256 %s, rebuilt "
+					    "%s: kept as it is", w.cfg.s3_bucket,
+					    keys[i].data, got.sha256,
+					    o[i].sha256);
+				else
+					log_info("s3 object s3://%s/%s: already "
+					    "archived by an earlier run, the same "
+					    "bytes (part %zu of %zu of this "
+					    "batch): kept", w.cfg.s3_bucket,
+					    keys[i].data, i + 1, n);
+				mine[i] = strcmp(got.sha256, o[i].sha256) == 0;
+			} else if (i == 0) {
+				/* an earlier run's batch from the same first
+				 * record, with another end: read exactly that
+				 * batch again, so its parts come out the same */
+				snprintf(sub, sizeof(sub), "%llu",
+				    (unsigned long long)got.batch_last.sub);
+				log_info("adopted the batch of s3://%s/%s: "
+				    "archived by an earlier run up to %s%s%s in "
+				    "%u objects; reading that batch again, "
+				    "exactly", w.cfg.s3_bucket, keys[i].data,
+				    got.batch_last.seq, got.batch_last.has_sub ?
+				    " sub " : "", got.batch_last.has_sub ? sub :
+				    "", got.parts);
+				w.forced = 1;
+				w.forced_end = got.batch_last;
+				w.pos = w.committed;
+				w.pos_complete = w.committed_complete;
+				w.reposition = 1;
+				r = 0;
+				goto reset;
+			} else {
+				log_warnx("s3 object s3://%s/%s: already "
+				    "archived by another batch (%u of %u up to "
+				    "%s): kept as it is, the chain forks here",
+				    w.cfg.s3_bucket, keys[i].data, got.part + 1,
+				    got.parts, got.batch_last.seq);
+				mine[i] = 0;
+			}
+			o[i] = got;
+			stored[i] = st;
+			break;
+		}
+		if (a == -1)
 			goto out;
-		local_copy(keys[i].data, p->first.seq, p->out.data, p->out.len);
-		/* the outbox entry before the checkpoint: see outbox.h */
-		msg = notification(p, keys[i].data, sha, p->out.len);
+		snprintf(link.key, sizeof(link.key), "%s", keys[i].data);
+		snprintf(link.sha256, sizeof(link.sha256), "%s", o[i].sha256);
+	}
+
+	/* every part is in S3: local copies, outbox entries (before the
+	 * checkpoint: see outbox.h), the checkpoint, the head object */
+	for (i = 0; i < n; i++) {
+		p = b->parts[i];
+		if (mine[i])
+			local_copy(keys[i].data, p->first.seq, p->out.data,
+			    p->out.len);
+		msg = notification(keys[i].data, &o[i], stored[i]);
 		if (w.cfg.sns_topic_arn != NULL &&
-		    outbox_put(w.cfg.state_dir, w.shard, &p->first, &p->last,
-		    msg, fm[i].outbox, sizeof(fm[i].outbox)) == -1)
+		    outbox_put(w.cfg.state_dir, w.shard, &o[i].first,
+		    &o[i].last, msg, fm[i].outbox, sizeof(fm[i].outbox)) == -1)
 			fatal("outbox entry for s3://%s/%s", w.cfg.s3_bucket,
 			    keys[i].data);
 		free(msg);
 	}
-
 	memset(&ck, 0, sizeof(ck));
-	snprintf(ck.pos.seq, sizeof(ck.pos.seq), "%s", b->last.seq);
 	/* a batch that ends inside an aggregate resumes after that sub */
-	ck.pos.has_sub = b->last.has_sub && !b->last_complete;
-	ck.pos.sub = b->last.sub;
+	pos_set(&ck.pos, b->last.seq, b->last.has_sub && !b->last_complete,
+	    b->last.sub);
 	ck.done = shard_done;
-	/* the object holding the batch's last record */
-	snprintf(ck.key, sizeof(ck.key), "%s", keys[b->cur].data);
+	snprintf(ck.key, sizeof(ck.key), "%s", link.key);
+	snprintf(ck.sha256, sizeof(ck.sha256), "%s", link.sha256);
 	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
 		fatal("checkpoint for %s", w.shard);
+	w.prev = link;
+	memset(w.parents, 0, sizeof(w.parents));
+	w.committed = b->last;
+	w.committed_complete = b->last_complete || !b->last.has_sub;
+	w.forced = 0;
+	put_head(shard_done);
 
 	for (i = 0; i < n; i++) {
 		p = b->parts[i];
-		fm[i].records = p->records;
-		fm[i].bytes = p->bytes;
-		fm[i].stored_bytes = p->out.len;
+		fm[i].records = o[i].records;
+		fm[i].bytes = o[i].bytes;
+		fm[i].stored_bytes = stored[i];
 		fm[i].latency_ms = now_ms() - t0;
 		log_info("flushed %llu records to s3://%s/%s (%zu bytes, %llu "
 		    "ms)", (unsigned long long)p->records, w.cfg.s3_bucket,
@@ -485,6 +809,8 @@ flush(int shard_done)
 		    2000) == -1)
 			log_warn("report flush to supervisor"); /* outbox has it */
 	}
+	r = 0;
+reset:
 	batch_reset(b);
 	/* give a big batch's memory back: an idle shard should not keep the
 	 * high-water mark of its busiest minute */
@@ -492,16 +818,21 @@ flush(int shard_done)
 		buf_free(&b->parts[0]->out);
 		malloc_trim(0);
 	}
-	r = 0;
 out:
 	for (i = 0; i < n; i++)
 		buf_free(&keys[i]);
 	free(keys);
+	free(o);
 	free(fm);
+	free(stored);
+	free(mine);
 	return r;
 }
 
-static void
+/* The shard end is reached: 0 when everything is archived and the
+ * checkpoint says done; 1 when the last flush adopted an object that ends
+ * before the shard does (then reading goes on). */
+static int
 mark_done(void)
 {
 	struct ckpt ck;
@@ -509,20 +840,30 @@ mark_done(void)
 	if (w.batch.records > 0) {
 		if (flush(1) == -1)
 			exit(EX_FATAL);
+		if (w.reposition)
+			return 1;
 	} else {
 		/* keep what the last checkpoint says, and add "done" */
 		if (ckpt_read(w.cfg.state_dir, w.shard, &ck) != 0) {
 			memset(&ck, 0, sizeof(ck));
 			pos_set(&ck.pos, w.pos.seq, 0, 0);
+			snprintf(ck.key, sizeof(ck.key), "%s", w.prev.key);
+			snprintf(ck.sha256, sizeof(ck.sha256), "%s",
+			    w.prev.sha256);
 		}
 		ck.done = 1;
 		ck.pos.has_sub = 0;
 		if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
 			fatal("checkpoint for %s", w.shard);
+		/* the head says so too: a child on another state_dir links
+		 * to this shard's last object through it */
+		w.pos_complete = 1;
+		put_head(1);
 	}
 	log_info("shard end reached: %s is done", w.shard);
 	send_stats(1);
 	msg_send(SUP_FD, MSG_DONE, w.gen, NULL, 0, 2000);
+	return 0;
 }
 
 /* A fresh iterator for the current position (or start_position). */
@@ -602,11 +943,20 @@ consume(const char *seq, int has_sub, uint64_t sub, int64_t ts,
 		    w.batch.nparts);
 		if (flush(0) == -1)
 			exit(EX_FATAL);
+		if (w.reposition)
+			return;
 		if (batch_add(&w.batch, &r, complete) == -1)
 			fatalx("record %s fits no partition", seq);
 	}
 	pos_set(&w.pos, seq, has_sub, sub);
 	w.pos_complete = complete;
+	if (w.forced) {
+		/* re-reading an earlier run's batch: it ends where it ended,
+		 * whatever the limits say now, so its parts come out the same */
+		if (pos_cmp(&w.pos, &w.forced_end) >= 0 && flush(0) == -1)
+			exit(EX_FATAL);
+		return;
+	}
 	if (batch_size_reached(&w.batch))
 		if (flush(0) == -1)
 			exit(EX_FATAL);
@@ -636,7 +986,7 @@ consume_record(const struct kinesis_record *kr, int skip_valid,
 		    kr->data_len, 1);
 		return;
 	}
-	for (i = 0; i < agg.n; i++) {
+	for (i = 0; i < agg.n && !w.reposition; i++) {
 		if (skip_valid && i <= skip_sub)
 			continue;	/* archived before the restart */
 		pk = xstrndup(agg.records[i].pk, agg.records[i].pk_len);
@@ -651,6 +1001,17 @@ consume_record(const struct kinesis_record *kr, int skip_valid,
 		w.pos_complete = 1;
 	}
 	kpl_free(&agg);
+}
+
+/* After an adoption: the batch is gone, w.pos is the adopted object's end;
+ * a new iterator starts right after it. 0 if stopping. */
+static int
+reposition(char **it, uint64_t *skip_sub, int *skip_valid)
+{
+	w.reposition = 0;
+	free(*it);
+	*it = get_iterator(skip_sub, skip_valid);
+	return *it != NULL;
 }
 
 static void
@@ -682,8 +1043,12 @@ read_loop(void)
 				    now ? w.batch.opened_ms +
 				    w.cfg.batch_max_age_ms - now : 0;
 			wait_events(d);
-			if (batch_expired(&w.batch, now_ms()) && flush(0) == -1)
+			if (!w.forced && batch_expired(&w.batch, now_ms()) &&
+			    flush(0) == -1)
 				exit(EX_FATAL);
+			if (w.reposition && !reposition(&it, &skip_sub,
+			    &skip_valid))
+				break;
 			continue;
 		}
 		w.stats.getrecords_calls++;
@@ -742,7 +1107,7 @@ read_loop(void)
 		if (recs.millis_behind >= 0)
 			w.stats.millis_behind_latest =
 			    (uint64_t)recs.millis_behind;
-		for (i = 0; i < recs.n; i++) {
+		for (i = 0; i < recs.n && !w.reposition; i++) {
 			int sk = skip_valid && seq_cmp(recs.recs[i].seq,
 			    w.pos.seq) == 0;
 
@@ -777,19 +1142,193 @@ read_loop(void)
 			buf_free(&res.body);
 			malloc_trim(0);
 		}
-		if (batch_expired(&w.batch, now_ms()) && flush(0) == -1)
+		if (!w.reposition && !w.forced &&
+		    batch_expired(&w.batch, now_ms()) && flush(0) == -1)
 			exit(EX_FATAL);
 		send_stats(0);
-		if (it == NULL) {
-			mark_done();
+		if (it == NULL && !w.reposition && mark_done() == 0) {
 			aws_result_free(&res);
 			free(resource);
 			exit(EX_OK_);
 		}
+		if (w.reposition && !reposition(&it, &skip_sub, &skip_valid))
+			break;
 	}
 	free(it);
 	free(resource);
 	aws_result_free(&res);
+}
+
+/* Wait out a failed call while not stopping; exits when stopping. */
+static void
+retry_wait(unsigned *attempt, const char *what, const struct aws_result *res)
+{
+	uint64_t d = backoff_ms((*attempt)++, ERROR_BASE_MS, ERROR_CAP_MS);
+
+	log_warnx("%s: %s; retrying in %llu ms", what, aws_strerror(res),
+	    (unsigned long long)d);
+	wait_events(d);
+	if (w.stopping)
+		exit(EX_OK_);
+}
+
+/*
+ * No checkpoint: the shard's head object in S3 names its last object. That
+ * object is adopted (HEAD: it exists, and its metadata is the position), so
+ * the resume costs two requests whatever the archive's size. A stale head
+ * (a crash between an object and the head) is healed by the adoptions the
+ * next PUTs meet. Only a shard with nothing archived uses start_position.
+ */
+static void
+resume_from_archive(void)
+{
+	struct aws_result res;
+	struct arc_head h;
+	struct arc_object o;
+	struct ckpt ck;
+	const char *why;
+	size_t stored = 0;
+	unsigned attempt = 0;
+	int r;
+
+	aws_result_init(&res);
+	while ((r = s3_get_object(&w.aws, &w.cfg, w.cfg.s3_bucket, w.head_key,
+	    65536, &res)) == -1)
+		retry_wait(&attempt, "s3 get head object", &res);
+	if (r == 1) {
+		log_info("no checkpoint and no head object s3://%s/%s: nothing "
+		    "of %s archived yet", w.cfg.s3_bucket, w.head_key, w.shard);
+		aws_result_free(&res);
+		return;
+	}
+	if (arc_head_parse(res.body.data, res.body.len, &h, &why) == -1 ||
+	    strcmp(h.shard, w.shard) != 0) {
+		log_warnx("head object s3://%s/%s unreadable (%s): reading from "
+		    "start_position; what is archived already is adopted, "
+		    "never written twice", w.cfg.s3_bucket, w.head_key,
+		    why ? why : "another shard's");
+		aws_result_free(&res);
+		return;
+	}
+	aws_result_free(&res);
+	r = h.key[0] != '\0' ? adopt(h.key, &o, &stored) : 1;
+	if (r == -1)
+		exit(EX_OK_);
+	if (r == 0) {
+		if (strcmp(o.sha256, h.sha256) != 0)
+			log_warnx("head object names s3://%s/%s with sha256 %s, "
+			    "the object says %s: trusting the object",
+			    w.cfg.s3_bucket, h.key, h.sha256, o.sha256);
+		commit_object(h.key, &o, stored, h.done, now_ms());
+	} else {
+		if (h.key[0] != '\0')
+			log_warnx("head object names s3://%s/%s, which is "
+			    "missing: resuming after %s all the same",
+			    w.cfg.s3_bucket, h.key, h.last.seq);
+		w.pos = h.last;
+		w.pos_complete = !h.last_more;
+		w.committed = w.pos;
+		w.committed_complete = w.pos_complete;
+		snprintf(w.prev.key, sizeof(w.prev.key), "%s", h.key);
+		snprintf(w.prev.sha256, sizeof(w.prev.sha256), "%s", h.sha256);
+		memset(&ck, 0, sizeof(ck));
+		pos_set(&ck.pos, h.last.seq, h.last.has_sub && h.last_more,
+		    h.last.sub);
+		ck.done = h.done;
+		snprintf(ck.key, sizeof(ck.key), "%s", h.key);
+		snprintf(ck.sha256, sizeof(ck.sha256), "%s", h.sha256);
+		if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
+			fatal("checkpoint for %s", w.shard);
+	}
+	log_info("no checkpoint: %s resumes from the archive after %s%s "
+	    "(last object s3://%s/%s)", w.shard, w.pos.seq[0] ? w.pos.seq :
+	    "nothing", w.pos.has_sub && !w.pos_complete ? " (inside its "
+	    "aggregate)" : "", w.cfg.s3_bucket, h.key[0] ? h.key : "none");
+	if (h.done) {
+		log_info("shard already done (the archive says so)");
+		msg_send(SUP_FD, MSG_DONE, w.gen, NULL, 0, 2000);
+		exit(EX_OK_);
+	}
+}
+
+/* A checkpoint of an older version names its last object without its
+ * hash: the object's metadata has it. */
+static void
+prev_from_object(void)
+{
+	struct aws_result res;
+	struct arc_object o;
+	const char *why;
+
+	aws_result_init(&res);
+	if (s3_head_object(&w.aws, &w.cfg, w.cfg.s3_bucket, w.prev.key,
+	    &res) == 0 && arc_meta_parse(&res.meta, &o, &why) == 0)
+		snprintf(w.prev.sha256, sizeof(w.prev.sha256), "%s", o.sha256);
+	else
+		log_warnx("s3 head s3://%s/%s: no keeper metadata; the next "
+		    "object names no predecessor", w.cfg.s3_bucket, w.prev.key);
+	aws_result_free(&res);
+}
+
+/* The last object of a parent shard: its checkpoint here, else its head
+ * object (another host archived it). */
+static void
+link_parent(const char *id, struct arc_link *l)
+{
+	struct aws_result res;
+	struct arc_head h;
+	struct ckpt ck;
+	struct buf key;
+	const char *why;
+
+	if (ckpt_read(w.cfg.state_dir, id, &ck) == 0 && ck.key[0] != '\0' &&
+	    ck.sha256[0] != '\0') {
+		snprintf(l->key, sizeof(l->key), "%s", ck.key);
+		snprintf(l->sha256, sizeof(l->sha256), "%s", ck.sha256);
+		return;
+	}
+	buf_init(&key);
+	arc_head_key(&key, &w.cfg, id);
+	aws_result_init(&res);
+	if (s3_get_object(&w.aws, &w.cfg, w.cfg.s3_bucket, key.data, 65536,
+	    &res) == 0 && arc_head_parse(res.body.data, res.body.len, &h,
+	    &why) == 0 && h.key[0] != '\0') {
+		snprintf(l->key, sizeof(l->key), "%s", h.key);
+		snprintf(l->sha256, sizeof(l->sha256), "%s", h.sha256);
+	}
+	aws_result_free(&res);
+	buf_free(&key);
+}
+
+/* Before a shard's first object: the chain goes on from its parents. */
+static void
+find_parents(void)
+{
+	struct kinesis_shard *sh = NULL;
+	struct aws_result res;
+	size_t n = 0, i;
+	unsigned attempt = 0;
+
+	aws_result_init(&res);
+	while (kinesis_list_shards(&w.aws, w.cfg.stream, &sh, &n, &res) == -1)
+		retry_wait(&attempt, "list shards", &res);
+	aws_result_free(&res);
+	for (i = 0; i < n; i++) {
+		if (strcmp(sh[i].id, w.shard) != 0)
+			continue;
+		if (sh[i].parent != NULL)
+			link_parent(sh[i].parent, &w.parents[0]);
+		if (sh[i].adjacent_parent != NULL)
+			link_parent(sh[i].adjacent_parent, &w.parents[1]);
+		if (w.parents[0].sha256[0] != '\0' ||
+		    w.parents[1].sha256[0] != '\0')
+			log_info("first object of %s links to its parents' last "
+			    "objects: %s %s", w.shard, w.parents[0].key[0] ?
+			    w.parents[0].key : "-", w.parents[1].key[0] ?
+			    w.parents[1].key : "-");
+		break;
+	}
+	kinesis_shards_free(sh, n);
 }
 
 static void
@@ -960,9 +1499,16 @@ main(int argc, char *argv[])
 	}
 
 	r = ckpt_read(w.cfg.state_dir, w.shard, &ck);
-	if (r == -1)
-		fatalx("unreadable checkpoint; refusing to guess where to "
-		    "resume");
+	if (r == -1) {
+		/* the archive knows where this shard stands: no operator step */
+		if (ckpt_set_aside(w.cfg.state_dir, w.shard, dir,
+		    sizeof(dir)) == -1)
+			fatal("move the unreadable checkpoint of %s aside",
+			    w.shard);
+		log_warnx("checkpoint of %s unreadable: moved aside to %s; "
+		    "resuming from the archive", w.shard, dir);
+		r = 1;
+	}
 	if (r == 0 && ck.done) {
 		log_info("shard already done");
 		msg_send(SUP_FD, MSG_DONE, w.gen, NULL, 0, 2000);
@@ -973,6 +1519,10 @@ main(int argc, char *argv[])
 	if (r == 0 && ck.pos.seq[0] != '\0') {
 		w.pos = ck.pos;
 		w.pos_complete = !ck.pos.has_sub;
+		w.committed = w.pos;
+		w.committed_complete = w.pos_complete;
+		snprintf(w.prev.key, sizeof(w.prev.key), "%s", ck.key);
+		snprintf(w.prev.sha256, sizeof(w.prev.sha256), "%s", ck.sha256);
 	}
 
 	http_global_init();
@@ -983,6 +1533,20 @@ main(int argc, char *argv[])
 	aws_ctx_set_abort(&w.aws, abort_transfer);
 	/* a multipart upload of a run that died is never left dangling */
 	s3_abort_stale(&w.aws, &w.cfg, w.upload_state);
+	{
+		struct buf hk;
+
+		buf_init(&hk);
+		arc_head_key(&hk, &w.cfg, w.shard);
+		w.head_key = xstrdup(hk.data);
+		buf_free(&hk);
+	}
+	if (r == 1)
+		resume_from_archive();
+	else if (w.prev.key[0] != '\0' && w.prev.sha256[0] == '\0')
+		prev_from_object();
+	if (w.prev.sha256[0] == '\0')
+		find_parents();
 	batch_init(&w.batch, &w.cfg);
 	if (w.pos.seq[0] != '\0' && w.pos.has_sub)
 		log_info("reading %s at %s, after its user record %llu",
@@ -1004,6 +1568,7 @@ main(int argc, char *argv[])
 	aws_ctx_free(&w.aws);
 	creds_free(w.creds);
 	cfg_free(&w.cfg);
+	free(w.head_key);
 	close(lockfd);
 	/* the supervisor names the shards whose last batch waits for the
 	 * next start (kinesis-keeper-worker(8) EXIT STATUS) */

@@ -429,18 +429,34 @@ class Moto:
 
     # -- S3 / SQS read back
     def fetch_objects(self, bucket):
-        """Every object in the bucket: [{key, body, size, metadata, etag}].
-        Lists without a Prefix: moto with auth on rejects an encoded '/'."""
+        """Every archive object in the bucket: [{key, body, size, metadata,
+        etag}] (the per-shard head objects under _keeper/ are not archive
+        data: see head_objects). Lists without a Prefix: moto with auth on
+        rejects an encoded '/'."""
         objs = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(
                 Bucket=bucket):
             for c in page.get("Contents", []):
+                if is_head_key(c["Key"]):
+                    continue
                 r = self.s3.get_object(Bucket=bucket, Key=c["Key"])
                 body = r["Body"].read()
                 objs.append({"key": c["Key"], "body": body, "size": c["Size"],
                              "metadata": r.get("Metadata", {}),
                              "etag": r.get("ETag")})
         return objs
+
+    def head_objects(self, bucket):
+        """The per-shard head objects: {shard: decoded JSON}."""
+        heads = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket):
+            for c in page.get("Contents", []):
+                if is_head_key(c["Key"]):
+                    r = self.s3.get_object(Bucket=bucket, Key=c["Key"])
+                    h = json.loads(r["Body"].read())
+                    heads[h.get("shard")] = h
+        return heads
 
     def drain_queue(self, url, idle_rounds=2):
         """Receive and delete every message; return the decoded SNS
@@ -935,12 +951,20 @@ def assert_exactly_once(put, objs, label="", partitioned=False):
     return not (missing or dups or extra or order or bad_pk or bad_payload)
 
 
+def is_head_key(key):
+    """A per-shard head object ({prefix}{stream}/_keeper/{shard}.json), the
+    one object the keeper rewrites: a pointer, not archive data."""
+    return "/_keeper/" in "/" + key
+
+
 def archived_records(moto, bucket, cache):
     """Number of records in the bucket by x-amz-meta-records, re-reading only
     new or changed keys (cache: {key: (etag, n)}); for polling."""
     total = 0
     for page in moto.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for c in page.get("Contents", []):
+            if is_head_key(c["Key"]):
+                continue
             hit = cache.get(c["Key"])
             if hit is None or hit[0] != c["ETag"]:
                 h = moto.s3.head_object(Bucket=bucket, Key=c["Key"])

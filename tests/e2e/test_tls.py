@@ -53,7 +53,8 @@ def overrides(endpoint, **extra):
 
 def bucket_keys(moto, bucket):
     r = moto.s3.list_objects_v2(Bucket=bucket)
-    return [c["Key"] for c in r.get("Contents", [])]
+    return [c["Key"] for c in r.get("Contents", [])
+            if not kk.is_head_key(c["Key"])]
 
 
 def checkpoints(state_dir):
