@@ -41,21 +41,22 @@ COMMON_SRCS = common/archive.c common/log.c common/util.c common/cfg.c common/cf
 	      common/outbox.c common/kinesis.c common/kinesis_parse.c \
 	      common/s3.c common/sns.c common/sts.c common/health.c
 SUP_SRCS    = supervisor/keeper.c supervisor/slot.c supervisor/status.c \
-	      supervisor/check.c
+	      supervisor/check.c supervisor/chain.c supervisor/verify.c
 # the supervisor's network helpers (helper.c, metrics.c) are a mode of the
 # worker program: they need libcurl and OpenSSL, the supervisor does not
-# (check.c, the "check" command, makes its calls outside the keeper's loop)
+# (check.c and verify.c, the "check" and "verify" commands, make their
+# calls outside the keeper's loop)
 WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c \
 	      worker/jsonpath.c worker/compress.c \
 	      supervisor/helper.c supervisor/metrics.c
 # the worker's modules the unit tests call (its main() left out)
 WORKER_LIB_SRCS = $(filter-out worker/worker.c,$(WORKER_SRCS))
-# likewise the supervisor's (the slot table)
+# likewise the supervisor's (the slot table, verify's chain checks)
 SUP_LIB_SRCS = $(filter-out supervisor/keeper.c,$(SUP_SRCS))
 
 UNIT_TESTS  = test_util test_cfg test_sigv4 test_msg test_record test_kpl \
 	      test_batch test_ckpt test_kinesis test_health test_compress \
-	      test_jsonpath test_slot
+	      test_jsonpath test_slot test_archive
 
 COMMON_OBJS = $(COMMON_SRCS:%.c=build/obj/%.o)
 SUP_OBJS    = $(SUP_SRCS:%.c=build/obj/%.o)

@@ -118,6 +118,10 @@ build(struct arc_meta *m, const struct arc_object *o, int keys)
 	kv_add(m, "shard", o->shard);
 	kv_add(m, "records", m->num[0]);
 	kv_add(m, "bytes", m->num[1]);
+	if (o->stored > 0) {
+		snprintf(m->num[6], sizeof(m->num[6]), "%" PRIu64, o->stored);
+		kv_add(m, "stored-bytes", m->num[6]);
+	}
 	kv_add(m, "first-seq", o->first_seq);
 	if (o->first_has_sub) {
 		snprintf(m->num[2], sizeof(m->num[2]), "%" PRIu64, o->first_sub);
@@ -201,6 +205,9 @@ arc_meta_parse(const struct buf *meta, struct arc_object *o, const char **why)
 	if (arc_meta_value(meta, "bytes", v, sizeof(v)) == 0 &&
 	    parse_u64(v, &o->bytes) == -1)
 		*why = "bad bytes";
+	else if (arc_meta_value(meta, "stored-bytes", v, sizeof(v)) == 0 &&
+	    parse_u64(v, &o->stored) == -1)
+		*why = "bad stored-bytes";
 	else if (arc_meta_value(meta, "first-sub", v, sizeof(v)) == 0 &&
 	    (parse_u64(v, &o->first_sub) == -1 || !(o->first_has_sub = 1)))
 		*why = "bad first-sub";

@@ -31,6 +31,7 @@ struct arc_object {
 	char		shard[ARC_SHARD_MAX];
 	uint64_t	records;
 	uint64_t	bytes;		/* record payload bytes */
+	uint64_t	stored;		/* object bytes; 0 if not given */
 	char		first_seq[SEQ_MAX];
 	int		first_has_sub;
 	uint64_t	first_sub;
@@ -49,7 +50,7 @@ struct arc_object {
 struct arc_meta {
 	struct sigv4_kv	kv[24];
 	size_t		n;
-	char		num[6][32];
+	char		num[7][32];
 };
 
 /* Fill m from o (pointers into o and m: both must outlive m). When the

@@ -31,6 +31,7 @@
 #include "health.h"
 #include "helper.h"
 #include "log.h"
+#include "verify.h"
 #include "msg.h"
 #include "outbox.h"
 #include "check.h"
@@ -2060,6 +2061,8 @@ main(int argc, char *argv[])
 	int ch, check = 0, lockfd, exit_code = 0;
 	size_t i;
 
+	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+		return verify_main(argc - 1, argv + 1);
 	if (argc == 2 && strcmp(argv[1], "--list-keys") == 0) {
 		cfg_list_keys(stdout);
 		return 0;
