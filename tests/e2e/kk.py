@@ -1034,9 +1034,16 @@ def check_notifications(notes, objs, required, stream, bucket, version=None,
        % lbl, *probs[:10])
 
 
-def check_state(state_dir, objs, keep, label=""):
+def adopted_keys(log_text):
+    """Keys the keeper adopted (met under its key, written by an earlier
+    run): 'adopted s3://bucket/KEY: ...' lines."""
+    return set(re.findall(r"adopted s3://[^/\s]+/(\S+): ", log_text))
+
+
+def check_state(state_dir, objs, keep, label="", adopted=()):
     """Checkpoints name each shard's last archived seq; local copies are the
-    last `keep` objects of each shard, byte for byte."""
+    last `keep` objects of each shard, byte for byte (an adopted object's
+    bytes were written by an earlier run: its copy may be missing)."""
     lbl = (label + ": ") if label else ""
     by_shard = {}
     for o in objs:
@@ -1074,7 +1081,7 @@ def check_state(state_dir, objs, keep, label=""):
             local_probs.append("%s: %d local files, keep = %d"
                                % (shard, len(files), keep))
         for h, key in want.items():
-            if h not in local:
+            if h not in local and key not in adopted:
                 local_probs.append("%s: no byte-identical local copy of %s"
                                    % (shard, key))
         s3_all = {hashlib.sha256(o["body"]).hexdigest() for o in lst}

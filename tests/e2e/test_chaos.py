@@ -8,11 +8,12 @@ itself a few times: it is started again at once on the same state_dir (its
 orphaned workers get SIGTERM through PDEATHSIG and flush; the new ones wait
 for the shard lock). S3 and SNS are reached through a proxy that also kills
 at the worst moments: a worker right after moto stored its object (before
-its checkpoint), the supervisor right after moto accepted a Publish (before
-the outbox entry is removed). Then the producer stops, the keeper is restarted
-cleanly and drains. The final object under each key must hold every record
-exactly once, the last notification of each key must announce that final
-object, and the outbox must be empty.
+its checkpoint: its successor meets the key and adopts the object), the
+supervisor right after moto accepted a Publish (before the outbox entry is
+removed). Then the producer stops, the keeper is restarted cleanly and
+drains. Every record is archived exactly once, no key is ever stored twice,
+the last notification of each key announces its object, no announced object
+changed, and the outbox is empty.
 
 KK_CHAOS_SEED=N replays a run's choice of victims and moments;
 KK_CHAOS_SECONDS changes the chaos duration (default 65).
@@ -275,10 +276,17 @@ def run(moto, keeper, queue, chaos):
             flushed[m.group(3)] = flushed.get(m.group(3), 0) + 1
     rewritten = [k for k, v in chaos.puts.items() if len(v) > 1]
     changed = [k for k in rewritten if len(set(chaos.puts[k])) > 1]
-    diag("%d flushes logged; %d object PUTs; %d keys written more than once "
-         "(re-read after a kill), %d of them with different bytes"
-         % (sum(flushed.values()), sum(len(v) for v in chaos.puts.values()),
-            len(rewritten), len(changed)))
+    adopted = kk.adopted_keys(keeper.log())
+    diag("%d flushes logged; %d object PUTs stored; %d objects adopted by a "
+         "restarted worker" % (sum(flushed.values()),
+                               sum(len(v) for v in chaos.puts.values()),
+                               len(adopted)))
+    # SPEC 7: an object is written only if its key does not exist yet
+    ok(not rewritten, "never overwritten: moto stored each key once (a "
+       "re-read batch adopts the object instead)",
+       *["%s stored %d times%s" % (k, len(chaos.puts[k]), " with other bytes"
+                                   if k in changed else "")
+         for k in rewritten[:8]])
 
     objs = moto.fetch_objects(BUCKET)
     kk.check_objects(objs, STREAM, PREFIX)
@@ -286,9 +294,12 @@ def run(moto, keeper, queue, chaos):
     notes = kx.drain_notes(moto.sqs, queue)
     repeats, superseded = kx.check_final_notifications(notes, objs, STREAM,
                                                        BUCKET)
+    ok(not superseded, "no announced object changed afterwards",
+       *superseded[:8])
     ok(not kx.outbox_entries(keeper.state_dir), "outbox empty at the end",
        *kx.outbox_entries(keeper.state_dir)[:10])
-    kk.check_state(keeper.state_dir, objs, KEEP)
+    kk.check_state(keeper.state_dir, objs, KEEP,
+                   adopted=kk.adopted_keys(keeper.log()))
     san = keeper.sanitizer_reports()
     ok(not san, "no sanitizer report in the log", *san[:10])
 
