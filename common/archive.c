@@ -185,9 +185,10 @@ arc_meta_parse(const struct buf *meta, struct arc_object *o, const char **why)
 	memset(o, 0, sizeof(*o));
 	o->first_ts = o->last_ts = INT64_MIN;
 	*why = NULL;
-	if (arc_meta_value(meta, "shard", o->shard, sizeof(o->shard)) == -1 ||
+	/* objects of versions before the chain name no shard: "" */
+	if (arc_meta_value(meta, "shard", o->shard, sizeof(o->shard)) == 0 &&
 	    !safe_component(o->shard))
-		*why = "no shard";
+		*why = "bad shard";
 	else if (arc_meta_value(meta, "records", v, sizeof(v)) == -1 ||
 	    parse_u64(v, &o->records) == -1 || o->records == 0)
 		*why = "bad records";

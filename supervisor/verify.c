@@ -173,6 +173,24 @@ list_cb(void *arg, const struct s3_entry *e)
 	return 0;
 }
 
+/* Objects written before the chain carry no shard: their key names it. */
+static int
+shard_of_key(const char *key, char *out, size_t len)
+{
+	const char *p = strstr(key, "shardId-");
+	size_t n = 8;
+
+	if (p == NULL)
+		return -1;
+	while (p[n] >= '0' && p[n] <= '9')
+		n++;
+	if (n == 8 || n >= len)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
 /* Lines of a body as stored: gzip (any number of members) or plain. -1
  * when it does not decompress. */
 static long long
@@ -496,9 +514,13 @@ verify_main(int argc, char *argv[])
 		}
 		r = s3_head_object(&v.aws, &v.cfg, v.cfg.s3_bucket, o->key,
 		    &res);
-		if (r == 0 && arc_meta_parse(&res.meta, &m, &why) == 0)
-			chain_obj_set(o, &m);
-		else if (r == 0)
+		if (r == 0 && arc_meta_parse(&res.meta, &m, &why) == 0) {
+			if (m.shard[0] == '\0' && shard_of_key(o->key, m.shard,
+			    sizeof(m.shard)) == -1)
+				chain_obj_bad(o, "no shard");
+			else
+				chain_obj_set(o, &m);
+		} else if (r == 0)
 			chain_obj_bad(o, why);
 		else if (r == 1)
 			chain_obj_bad(o, "deleted while verify ran");

@@ -113,7 +113,20 @@ test_meta(void)
 	buf_reset(&b);
 	buf_addstr(&b, "records: 5\nfirst-seq: 1\nlast-seq: 2\n");
 	T_OK(arc_meta_parse(&b, &p, &why) == -1 && why != NULL,
-	    "metadata: without shard/sha256 refused (%s)", why);
+	    "metadata: without sha256 refused (%s)", why);
+	/* what versions before the chain wrote: adopted, shard unnamed */
+	buf_reset(&b);
+	buf_printf(&b, "records: 5\nfirst-seq: 1\nlast-seq: 2\nsha256: %s\n",
+	    SHA("a"));
+	T_OK(arc_meta_parse(&b, &p, &why) == 0 && p.shard[0] == '\0' &&
+	    p.prev.sha256[0] == '\0' && p.records == 5,
+	    "metadata: an object of an older version parses, without shard "
+	    "nor links");
+	buf_reset(&b);
+	buf_printf(&b, "shard: ../x\nrecords: 5\nfirst-seq: 1\nlast-seq: 2\n"
+	    "sha256: %s\n", SHA("a"));
+	T_OK(arc_meta_parse(&b, &p, &why) == -1, "metadata: an unsafe shard "
+	    "refused");
 	buf_reset(&b);
 	buf_printf(&b, "shard: s1\nrecords: 5\nfirst-seq: 9\nlast-seq: 2\n"
 	    "sha256: %s\n", SHA("a"));
