@@ -23,7 +23,9 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +49,7 @@ def scenario():
               "no node or no %s/kinesalite" % kx.NODE_MODULES):
         return
     t0 = time.monotonic()
+    bad_config()
     with kk.Moto(auth=False) as moto, kx.Kinesalite() as kl:
         kin = kl.kinesis
         shards = kx.create_stream(kin, STREAM, 2)
@@ -70,6 +73,24 @@ def scenario():
                 kx.save_log(keeper, "verify.log")
         bulk(moto, kl)
     diag("run time %.1f s" % (time.monotonic() - t0))
+
+
+def bad_config():
+    d = tempfile.mkdtemp(prefix="kk-verify-")
+    try:
+        conf = os.path.join(d, "bad.conf")
+        with open(conf, "w") as f:
+            f.write('stream = "s";\nstate_dir = "%s";\ns3 = { bucket = "b"; '
+                    'colour = "red"; };\n' % d)
+        rc, out, err = kk.run_keeper(["verify", conf])
+        ok(rc == 78 and re.search(r"bad\.conf:3: .*colour", err),
+           "verify: a bad configuration exits 78 with file:line",
+           "rc %r" % rc, err[-300:])
+        rc, out, err = kk.run_keeper(["verify", "--since", "soon", conf])
+        ok(rc == 1 and "--since soon" in err, "verify: a bad --since is "
+           "refused", "rc %r" % rc, err[-200:])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def verify(keeper, *args):
