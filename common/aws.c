@@ -397,8 +397,12 @@ aws_call(struct aws_ctx *ctx, struct aws_service *svc,
 		tmp = res->body;
 		res->body = hresp.body;
 		hresp.body = tmp;
-		if (res->body.data == NULL)
+		/* a HEAD (or any empty answer) still leaves a string for
+		 * decode_error and the callers */
+		if (res->body.data == NULL) {
 			buf_reserve(&res->body, 0);
+			res->body.data[0] = '\0';
+		}
 		if (hresp.status >= 200 && hresp.status < 300) {
 			res->code[0] = res->message[0] = '\0';
 			res->throttled = 0;

@@ -152,6 +152,9 @@ s3_call(struct aws_ctx *ctx, const struct target *t, const char *method,
 	return aws_call(ctx, &ctx->s3, &call, res);
 }
 
+static int	get_or_head(struct aws_ctx *, const struct cfg *, const char *,
+		    const char *, const char *, size_t, struct aws_result *);
+
 static int
 put_single(struct aws_ctx *ctx, const struct cfg *cfg, const struct s3_put *put,
     const struct target *t, struct aws_result *res)
@@ -305,9 +308,22 @@ s3_put_object(struct aws_ctx *ctx, const struct cfg *cfg,
 	int r;
 
 	target_init(&t, ctx, cfg, put->bucket, put->key);
-	if (put->len > cfg->s3_multipart_threshold && cfg->s3_part_size > 0)
-		r = put_multipart(ctx, cfg, put, &t, res);
-	else
+	if (put->len > cfg->s3_multipart_threshold && cfg->s3_part_size > 0) {
+		/* a big object already there (a crash after its completion)
+		 * is not uploaded again only to be refused at the end; the
+		 * completion's own condition still covers a race */
+		if (put->if_none_match && get_or_head(ctx, cfg, "HEAD",
+		    put->bucket, put->key, 64 * 1024, res) == 0) {
+			res->status = 412;
+			snprintf(res->code, sizeof(res->code),
+			    "PreconditionFailed");
+			snprintf(res->message, sizeof(res->message),
+			    "the key exists (HeadObject before a multipart "
+			    "upload)");
+			r = -1;
+		} else
+			r = put_multipart(ctx, cfg, put, &t, res);
+	} else
 		r = put_single(ctx, cfg, put, &t, res);
 	target_free(&t);
 	return r;

@@ -32,7 +32,8 @@ hold one chosen request (so kills land at exact points of an upload).
    left; a 2.8 MB object in one short part; a worker SIGKILLed while part 2
    is on its way (the recorded upload is aborted at restart) and again
    after moto completed the upload but before the worker heard of it (the
-   object is uploaded again, the stale id cleared).
+   stale id cleared, the object found with HeadObject and adopted, never
+   uploaded again).
 5. s3.storage_class / s3.sse (AES256, aws:kms + kms_key_id) in HeadObject,
    for single PUTs and for a multipart upload.
 """
@@ -414,6 +415,10 @@ def test_kpl_crash(moto, proxy):
                 ok(not san, "kplcrash: no sanitizer report", *san[:5])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def archive_keys(moto, bucket):
+    return [o["key"] for o in moto.fetch_objects(bucket)]
 
 
 def test_kpl_empty_read(moto, proxy):
@@ -914,10 +919,19 @@ def test_multipart(moto, proxy):
                       r["path"].startswith("/kk-mpkill/")]
             diag("mpkill: %d completed uploads, aborts answered %s"
                  % (len(completes), aborts))
-            ok(len(completes) == 2 and len(aborts) == 2,
-               "mpkill: after crash point 2 the object was uploaded once "
-               "more and the stale (completed) upload id cleared",
-               "completes %d, aborts %s" % (len(completes), aborts))
+            key = archive_keys(moto, "kk-mpkill")
+            heads = [r for r in proxy.snapshot() if r["method"] == "HEAD"
+                     and r["path"].startswith("/kk-mpkill/") and
+                     r["status"] == 200]
+            # SPEC 7: the object is there: adopted, never uploaded again
+            ok(len(completes) == 1 and aborts == [204, 404] and heads and
+               set(key) <= kk.adopted_keys(kx.log()),
+               "mpkill: after crash point 2 the stale (completed) upload id "
+               "is cleared and the object found (HeadObject) and adopted, "
+               "not uploaded again",
+               "completes %d, aborts %s, HEADs %d, keys %s, adopted %s"
+               % (len(completes), aborts, len(heads), key,
+                  kk.adopted_keys(kx.log())))
         for k, name in allk:
             d = os.path.join(k.state_dir, "uploads")
             left = os.listdir(d) if os.path.isdir(d) else []
