@@ -4,7 +4,7 @@
  * Whatever the input, no crash; and what parses must come back the same
  * through arc_head_format / arc_meta_build.
  */
-/* fuzz-sources: common/archive.c common/ckpt.c common/util.c common/log.c */
+/* fuzz-sources: common/archive.c common/ckpt.c common/pos.c common/util.c common/log.c */
 /* fuzz-pkgs: json-c libcrypto */
 #include <stdint.h>
 #include <stdio.h>
