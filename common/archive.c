@@ -122,18 +122,18 @@ build(struct arc_meta *m, const struct arc_object *o, int keys)
 		snprintf(m->num[6], sizeof(m->num[6]), "%" PRIu64, o->stored);
 		kv_add(m, "stored-bytes", m->num[6]);
 	}
-	kv_add(m, "first-seq", o->first_seq);
-	if (o->first_has_sub) {
-		snprintf(m->num[2], sizeof(m->num[2]), "%" PRIu64, o->first_sub);
+	kv_add(m, "first-seq", o->first.seq);
+	if (o->first.has_sub) {
+		snprintf(m->num[2], sizeof(m->num[2]), "%" PRIu64, o->first.sub);
 		kv_add(m, "first-sub", m->num[2]);
 	}
 	if (o->first_ts != INT64_MIN) {
 		fmt_iso8601_ms(o->first_ts, m->num[4], sizeof(m->num[4]));
 		kv_add(m, "first-ts", m->num[4]);
 	}
-	kv_add(m, "last-seq", o->last_seq);
-	if (o->last_has_sub) {
-		snprintf(m->num[3], sizeof(m->num[3]), "%" PRIu64, o->last_sub);
+	kv_add(m, "last-seq", o->last.seq);
+	if (o->last.has_sub) {
+		snprintf(m->num[3], sizeof(m->num[3]), "%" PRIu64, o->last.sub);
 		kv_add(m, "last-sub", m->num[3]);
 		if (o->last_more)
 			kv_add(m, "last-more", "1");
@@ -179,7 +179,6 @@ arc_meta_parse(const struct buf *meta, struct arc_object *o, const char **why)
 	static const char *ps[ARC_PARENTS] = { "parent-sha256",
 	    "parent2-sha256" };
 	char v[ARC_KEY_MAX];
-	struct pos pf, pl;
 	size_t i;
 
 	memset(o, 0, sizeof(*o));
@@ -192,11 +191,11 @@ arc_meta_parse(const struct buf *meta, struct arc_object *o, const char **why)
 	else if (arc_meta_value(meta, "records", v, sizeof(v)) == -1 ||
 	    parse_u64(v, &o->records) == -1 || o->records == 0)
 		*why = "bad records";
-	else if (arc_meta_value(meta, "first-seq", o->first_seq,
-	    sizeof(o->first_seq)) == -1 || !seq_valid(o->first_seq))
+	else if (arc_meta_value(meta, "first-seq", o->first.seq,
+	    sizeof(o->first.seq)) == -1 || !seq_valid(o->first.seq))
 		*why = "bad first-seq";
-	else if (arc_meta_value(meta, "last-seq", o->last_seq,
-	    sizeof(o->last_seq)) == -1 || !seq_valid(o->last_seq))
+	else if (arc_meta_value(meta, "last-seq", o->last.seq,
+	    sizeof(o->last.seq)) == -1 || !seq_valid(o->last.seq))
 		*why = "bad last-seq";
 	else if (arc_meta_value(meta, "sha256", o->sha256,
 	    sizeof(o->sha256)) == -1 || !arc_sha_valid(o->sha256))
@@ -210,13 +209,13 @@ arc_meta_parse(const struct buf *meta, struct arc_object *o, const char **why)
 	    parse_u64(v, &o->stored) == -1)
 		*why = "bad stored-bytes";
 	else if (arc_meta_value(meta, "first-sub", v, sizeof(v)) == 0 &&
-	    (parse_u64(v, &o->first_sub) == -1 || !(o->first_has_sub = 1)))
+	    (parse_u64(v, &o->first.sub) == -1 || !(o->first.has_sub = 1)))
 		*why = "bad first-sub";
 	else if (arc_meta_value(meta, "last-sub", v, sizeof(v)) == 0 &&
-	    (parse_u64(v, &o->last_sub) == -1 || !(o->last_has_sub = 1)))
+	    (parse_u64(v, &o->last.sub) == -1 || !(o->last.has_sub = 1)))
 		*why = "bad last-sub";
 	else if (arc_meta_value(meta, "last-more", v, sizeof(v)) == 0 &&
-	    (strcmp(v, "1") != 0 || !o->last_has_sub || !(o->last_more = 1)))
+	    (strcmp(v, "1") != 0 || !o->last.has_sub || !(o->last_more = 1)))
 		*why = "bad last-more";
 	else if (arc_meta_value(meta, "first-ts", v, sizeof(v)) == 0 &&
 	    parse_ts(v, &o->first_ts) == -1)
@@ -248,9 +247,7 @@ arc_meta_parse(const struct buf *meta, struct arc_object *o, const char **why)
 			return -1;
 		}
 	}
-	pos_set(&pf, o->first_seq, o->first_has_sub, o->first_sub);
-	pos_set(&pl, o->last_seq, o->last_has_sub, o->last_sub);
-	if (pos_cmp(&pf, &pl) > 0) {
+	if (pos_cmp(&o->first, &o->last) > 0) {
 		*why = "first-seq after last-seq";
 		return -1;
 	}
@@ -306,12 +303,12 @@ arc_head_format(const struct arc_head *h, const char *stream)
 		json_object_object_add(j, "records",
 		    json_object_new_int64((int64_t)h->records));
 	}
-	if (h->last_seq[0] != '\0') {
+	if (h->last.seq[0] != '\0') {
 		json_object_object_add(j, "last_seq",
-		    json_object_new_string(h->last_seq));
-		if (h->last_has_sub)
+		    json_object_new_string(h->last.seq));
+		if (h->last.has_sub)
 			json_object_object_add(j, "last_sub",
-			    json_object_new_int64((int64_t)h->last_sub));
+			    json_object_new_int64((int64_t)h->last.sub));
 		json_object_object_add(j, "last_more",
 		    json_object_new_boolean(h->last_more));
 	}
@@ -433,15 +430,15 @@ arc_head_parse(const char *text, size_t len, struct arc_head *h,
 	    -1 || (p != (h->key[0] != '\0')) || (p &&
 	    !arc_sha_valid(h->sha256)))
 		*why = "bad sha256";
-	else if (get_str(j, "last_seq", h->last_seq, sizeof(h->last_seq),
-	    &p) == -1 || (p && !seq_valid(h->last_seq)) ||
+	else if (get_str(j, "last_seq", h->last.seq, sizeof(h->last.seq),
+	    &p) == -1 || (p && !seq_valid(h->last.seq)) ||
 	    (h->key[0] != '\0' && !p))
 		*why = "bad last_seq";
-	else if (get_u64(j, "last_sub", &h->last_sub, &h->last_has_sub) ==
-	    -1 || (h->last_has_sub && h->last_seq[0] == '\0'))
+	else if (get_u64(j, "last_sub", &h->last.sub, &h->last.has_sub) ==
+	    -1 || (h->last.has_sub && h->last.seq[0] == '\0'))
 		*why = "bad last_sub";
 	else if (get_bool(j, "last_more", &h->last_more) == -1 ||
-	    (h->last_more && !h->last_has_sub))
+	    (h->last_more && !h->last.has_sub))
 		*why = "bad last_more";
 	else if (get_u64(j, "records", &h->records, &p) == -1)
 		*why = "bad records";

@@ -32,13 +32,9 @@ struct arc_object {
 	uint64_t	records;
 	uint64_t	bytes;		/* record payload bytes */
 	uint64_t	stored;		/* object bytes; 0 if not given */
-	char		first_seq[SEQ_MAX];
-	int		first_has_sub;
-	uint64_t	first_sub;
+	struct pos	first;
 	int64_t		first_ts;	/* ms; INT64_MIN if absent */
-	char		last_seq[SEQ_MAX];
-	int		last_has_sub;
-	uint64_t	last_sub;
+	struct pos	last;
 	int		last_more;	/* the batch ended inside an aggregate */
 	int64_t		last_ts;
 	char		sha256[65];
@@ -71,9 +67,7 @@ struct arc_head {
 	char		shard[ARC_SHARD_MAX];
 	char		key[ARC_KEY_MAX];	/* "" if the shard has none */
 	char		sha256[65];
-	char		last_seq[SEQ_MAX];	/* "" if nothing archived */
-	int		last_has_sub;
-	uint64_t	last_sub;
+	struct pos	last;		/* seq "" if nothing archived */
 	int		last_more;
 	uint64_t	records;	/* of the last object */
 	int64_t		last_ts;	/* ms; INT64_MIN if absent */

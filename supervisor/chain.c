@@ -72,12 +72,12 @@ chain_obj_set(struct chain_obj *o, const struct arc_object *m)
 	o->shard = xstrdup(m->shard);
 	memcpy(o->sha256, m->sha256, sizeof(o->sha256));
 	o->records = m->records;
-	o->first_seq = xstrdup(m->first_seq);
-	o->first_has_sub = m->first_has_sub;
-	o->first_sub = m->first_sub;
-	o->last_seq = xstrdup(m->last_seq);
-	o->last_has_sub = m->last_has_sub;
-	o->last_sub = m->last_sub;
+	o->first_seq = xstrdup(m->first.seq);
+	o->first_has_sub = m->first.has_sub;
+	o->first_sub = m->first.sub;
+	o->last_seq = xstrdup(m->last.seq);
+	o->last_has_sub = m->last.has_sub;
+	o->last_sub = m->last.sub;
 	o->last_ts = m->last_ts;
 	memcpy(o->prev_sha, m->prev.sha256, sizeof(o->prev_sha));
 	if (m->prev.key[0] != '\0')

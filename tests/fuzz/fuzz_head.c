@@ -38,8 +38,8 @@ head(const uint8_t *data, size_t len)
 	if (arc_head_parse(s, strlen(s), &g, &why) == -1)
 		FAIL("its own output refused (%s): %s", why, s);
 	if (strcmp(h.key, g.key) != 0 || strcmp(h.sha256, g.sha256) != 0 ||
-	    strcmp(h.last_seq, g.last_seq) != 0 ||
-	    h.last_has_sub != g.last_has_sub || h.last_sub != g.last_sub ||
+	    strcmp(h.last.seq, g.last.seq) != 0 ||
+	    h.last.has_sub != g.last.has_sub || h.last.sub != g.last.sub ||
 	    h.last_more != g.last_more || h.done != g.done ||
 	    strcmp(h.shard, g.shard) != 0)
 		FAIL("round trip changed the head: %s", s);
@@ -64,10 +64,10 @@ meta(const uint8_t *data, size_t len)
 			buf_printf(&c, "%s: %s\n", m.kv[i].name, m.kv[i].value);
 		if (arc_meta_parse(&c, &p, &why) == -1)
 			FAIL("its own metadata refused (%s)", why);
-		if (strcmp(o.first_seq, p.first_seq) != 0 ||
-		    strcmp(o.last_seq, p.last_seq) != 0 ||
+		if (strcmp(o.first.seq, p.first.seq) != 0 ||
+		    strcmp(o.last.seq, p.last.seq) != 0 ||
 		    o.records != p.records || strcmp(o.sha256, p.sha256) != 0 ||
-		    o.last_more != p.last_more || o.last_sub != p.last_sub ||
+		    o.last_more != p.last_more || o.last.sub != p.last.sub ||
 		    strcmp(o.prev.sha256, p.prev.sha256) != 0)
 			FAIL("round trip changed the metadata");
 		buf_free(&c);

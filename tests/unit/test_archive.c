@@ -38,8 +38,8 @@ obj(struct arc_object *o, const char *shard, const char *f, const char *l,
 	snprintf(o->shard, sizeof(o->shard), "%s", shard);
 	o->records = 10;
 	o->bytes = 100;
-	snprintf(o->first_seq, sizeof(o->first_seq), "%s", f);
-	snprintf(o->last_seq, sizeof(o->last_seq), "%s", l);
+	snprintf(o->first.seq, sizeof(o->first.seq), "%s", f);
+	snprintf(o->last.seq, sizeof(o->last.seq), "%s", l);
 	o->first_ts = 1764792000000LL;
 	o->last_ts = 1764792001000LL;
 	snprintf(o->sha256, sizeof(o->sha256), "%s", sha);
@@ -61,19 +61,19 @@ test_meta(void)
 	buf_init(&b);
 	obj(&o, "shardId-000000000001", "100", "200", SHA("a"), "k/prev.gz",
 	    SHA("b"));
-	o.first_has_sub = 1;
-	o.first_sub = 3;
-	o.last_has_sub = 1;
-	o.last_sub = 7;
+	o.first.has_sub = 1;
+	o.first.sub = 3;
+	o.last.has_sub = 1;
+	o.last.sub = 7;
 	o.last_more = 1;
 	arc_meta_build(&m, &o);
 	meta_to_buf(&m, &b);
 	T_OK(arc_meta_parse(&b, &p, &why) == 0, "metadata: parses back");
 	T_STREQ(p.shard, o.shard, "metadata: shard");
-	T_STREQ(p.first_seq, "100", "metadata: first-seq");
-	T_INTEQ(p.first_sub, 3, "metadata: first-sub");
-	T_STREQ(p.last_seq, "200", "metadata: last-seq");
-	T_INTEQ(p.last_sub, 7, "metadata: last-sub");
+	T_STREQ(p.first.seq, "100", "metadata: first-seq");
+	T_INTEQ(p.first.sub, 3, "metadata: first-sub");
+	T_STREQ(p.last.seq, "200", "metadata: last-seq");
+	T_INTEQ(p.last.sub, 7, "metadata: last-sub");
 	T_INTEQ(p.last_more, 1, "metadata: last-more");
 	T_INTEQ(p.records, 10, "metadata: records");
 	T_INTEQ(p.first_ts, o.first_ts, "metadata: first-ts");
@@ -173,9 +173,9 @@ test_head(void)
 	snprintf(h.shard, sizeof(h.shard), "shardId-000000000002");
 	snprintf(h.key, sizeof(h.key), "p/s/2026/x-1.jsonl.gz");
 	snprintf(h.sha256, sizeof(h.sha256), "%s", SHA("0"));
-	snprintf(h.last_seq, sizeof(h.last_seq), "4959");
-	h.last_has_sub = 1;
-	h.last_sub = 2;
+	snprintf(h.last.seq, sizeof(h.last.seq), "4959");
+	h.last.has_sub = 1;
+	h.last.sub = 2;
 	h.last_more = 1;
 	h.records = 77;
 	h.last_ts = 1764792001234LL;
@@ -183,8 +183,8 @@ test_head(void)
 	s = arc_head_format(&h, "orders");
 	T_OK(arc_head_parse(s, strlen(s), &g, &why) == 0, "head: parses back");
 	T_OK(strcmp(g.key, h.key) == 0 && strcmp(g.sha256, h.sha256) == 0 &&
-	    strcmp(g.last_seq, "4959") == 0 && g.last_has_sub &&
-	    g.last_sub == 2 && g.last_more && g.done && g.records == 77 &&
+	    strcmp(g.last.seq, "4959") == 0 && g.last.has_sub &&
+	    g.last.sub == 2 && g.last_more && g.done && g.records == 77 &&
 	    g.last_ts == h.last_ts, "head: every field round-trips");
 	free(s);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
