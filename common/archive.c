@@ -115,6 +115,8 @@ build(struct arc_meta *m, const struct arc_object *o, int keys)
 	m->n = 0;
 	snprintf(m->num[0], sizeof(m->num[0]), "%" PRIu64, o->records);
 	snprintf(m->num[1], sizeof(m->num[1]), "%" PRIu64, o->bytes);
+	if (o->stream[0] != '\0')
+		kv_add(m, "stream", o->stream);
 	kv_add(m, "shard", o->shard);
 	kv_add(m, "records", m->num[0]);
 	kv_add(m, "bytes", m->num[1]);
@@ -184,9 +186,12 @@ arc_meta_parse(const struct buf *meta, struct arc_object *o, const char **why)
 	memset(o, 0, sizeof(*o));
 	o->first_ts = o->last_ts = INT64_MIN;
 	*why = NULL;
-	/* objects of versions before the chain name no shard: "" */
-	if (arc_meta_value(meta, "shard", o->shard, sizeof(o->shard)) == 0 &&
-	    !safe_component(o->shard))
+	/* objects of versions before the chain name no stream nor shard */
+	if (arc_meta_value(meta, "stream", o->stream, sizeof(o->stream)) ==
+	    0 && o->stream[0] == '\0')
+		*why = "bad stream";
+	else if (arc_meta_value(meta, "shard", o->shard, sizeof(o->shard)) ==
+	    0 && !safe_component(o->shard))
 		*why = "bad shard";
 	else if (arc_meta_value(meta, "records", v, sizeof(v)) == -1 ||
 	    parse_u64(v, &o->records) == -1 || o->records == 0)

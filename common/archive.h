@@ -17,6 +17,7 @@
 
 #define ARC_KEY_MAX	1024	/* S3's limit on a key, in bytes */
 #define ARC_SHARD_MAX	128
+#define ARC_STREAM_MAX	129	/* Kinesis allows 128 characters */
 #define ARC_META_MAX	2048	/* S3's limit on user metadata */
 #define ARC_PARENTS	2	/* a merge has two parents */
 
@@ -28,6 +29,7 @@ struct arc_link {
 
 /* What an object's metadata (x-amz-meta-*) says. */
 struct arc_object {
+	char		stream[ARC_STREAM_MAX];	/* "" in older objects */
 	char		shard[ARC_SHARD_MAX];
 	uint64_t	records;
 	uint64_t	bytes;		/* record payload bytes */

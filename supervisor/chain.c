@@ -343,6 +343,8 @@ chain_check(struct chain *c, int64_t now_ms)
 		keys[i] = o;
 		o->nsucc = 0;
 		o->pred = NULL;
+		if (o->foreign)
+			continue;
 		if (!o->checked)
 			partial = 1;
 		else if (o->why != NULL)

@@ -16,6 +16,7 @@ struct chain_obj {
 	char		*key;
 	char		*why;		/* not NULL: no usable keeper metadata */
 	int		 checked;	/* metadata read (inside --since) */
+	int		 foreign;	/* another stream's, under the prefix */
 	char		*shard;
 	char		 sha256[65];
 	uint64_t	 records;

@@ -332,10 +332,13 @@ print_summary(struct vstate *v, size_t checked, double secs)
 	struct json_object *j, *shards, *s;
 	struct chain_shard *cs;
 	uint64_t records = 0;
-	size_t i;
+	size_t i, objects = 0;
 
 	for (i = 0; i < v->chain.nshards; i++)
 		records += v->chain.shards[i].records;
+	/* another stream's objects under a shared prefix are not ours */
+	for (i = 0; i < v->chain.nobjs; i++)
+		objects += !v->chain.objs[i]->foreign;
 	if (!v->json) {
 		if (v->tty)
 			fprintf(stderr, "\r\033[K");
@@ -355,7 +358,7 @@ print_summary(struct vstate *v, size_t checked, double secs)
 		}
 		printf("verify: %zu objects (%zu checked) in %zu shards, %llu "
 		    "records, %zu problems, %.1f s (%.0f objects/s)\n",
-		    v->chain.nobjs, checked, v->chain.nshards,
+		    objects, checked, v->chain.nshards,
 		    (unsigned long long)records, v->chain.problems, secs,
 		    secs > 0 ? checked / secs : 0.0);
 		return;
@@ -369,7 +372,7 @@ print_summary(struct vstate *v, size_t checked, double secs)
 	json_object_object_add(j, "ok",
 	    json_object_new_boolean(v->chain.problems == 0));
 	json_object_object_add(j, "objects",
-	    json_object_new_int64((int64_t)v->chain.nobjs));
+	    json_object_new_int64((int64_t)objects));
 	json_object_object_add(j, "checked",
 	    json_object_new_int64((int64_t)checked));
 	json_object_object_add(j, "records",
@@ -514,7 +517,11 @@ verify_main(int argc, char *argv[])
 		}
 		r = s3_head_object(&v.aws, &v.cfg, v.cfg.s3_bucket, o->key,
 		    &res);
-		if (r == 0 && arc_meta_parse(&res.meta, &m, &why) == 0) {
+		if (r == 0 && arc_meta_parse(&res.meta, &m, &why) == 0 &&
+		    m.stream[0] != '\0' && strcmp(m.stream, v.cfg.stream) != 0)
+			/* another stream's object under a shared prefix */
+			o->foreign = 1;
+		else if (r == 0 && arc_meta_parse(&res.meta, &m, &why) == 0) {
 			if (m.shard[0] == '\0' && shard_of_key(o->key, m.shard,
 			    sizeof(m.shard)) == -1)
 				chain_obj_bad(o, "no shard");

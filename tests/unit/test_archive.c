@@ -61,6 +61,7 @@ test_meta(void)
 	buf_init(&b);
 	obj(&o, "shardId-000000000001", "100", "200", SHA("a"), "k/prev.gz",
 	    SHA("b"));
+	snprintf(o.stream, sizeof(o.stream), "orders");
 	o.first.has_sub = 1;
 	o.first.sub = 3;
 	o.last.has_sub = 1;
@@ -70,6 +71,7 @@ test_meta(void)
 	meta_to_buf(&m, &b);
 	T_OK(arc_meta_parse(&b, &p, &why) == 0, "metadata: parses back");
 	T_STREQ(p.shard, o.shard, "metadata: shard");
+	T_STREQ(p.stream, "orders", "metadata: stream");
 	T_STREQ(p.first.seq, "100", "metadata: first-seq");
 	T_INTEQ(p.first.sub, 3, "metadata: first-sub");
 	T_STREQ(p.last.seq, "200", "metadata: last-seq");
@@ -314,9 +316,12 @@ test_chain(void)
 	size_t n;
 
 	clean(&c, &seen);
+	add(&c, "a/other-1", "s0", "1", "2", SHA("f"), NULL, NULL);
+	c.objs[c.nobjs - 1]->foreign = 1;
 	n = chain_check(&c, 1764792100000LL);
 	T_OK(n == 0 && seen.n == 0, "chain: a clean archive across a split "
-	    "and a merge has no problem (%zu)", n);
+	    "and a merge has no problem, another stream's object beside it "
+	    "ignored (%zu)", n);
 	if (seen.n)
 		printf("# %s", seen.text);
 	T_INTEQ(chain_shard_get(&c, "s3")->objects, 2, "chain: objects "
