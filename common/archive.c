@@ -117,7 +117,8 @@ build(struct arc_meta *m, const struct arc_object *o, int keys)
 	snprintf(m->num[1], sizeof(m->num[1]), "%" PRIu64, o->bytes);
 	if (o->stream[0] != '\0')
 		kv_add(m, "stream", o->stream);
-	kv_add(m, "shard", o->shard);
+	if (o->shard[0] != '\0')
+		kv_add(m, "shard", o->shard);
 	kv_add(m, "records", m->num[0]);
 	kv_add(m, "bytes", m->num[1]);
 	if (o->stored > 0) {
