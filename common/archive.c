@@ -82,6 +82,9 @@ arc_meta_value(const struct buf *meta, const char *name, char *out,
 	return -1;
 }
 
+static int	batch_parse(const struct buf *, struct arc_object *,
+		    const char **);
+
 /* A decimal uint64 with nothing around it. */
 static int
 parse_u64(const char *s, uint64_t *v)
@@ -146,6 +149,26 @@ build(struct arc_meta *m, const struct arc_object *o, int keys)
 		kv_add(m, "last-ts", m->num[5]);
 	}
 	kv_add(m, "sha256", o->sha256);
+	if (o->parts > 1) {
+		snprintf(m->num[7], sizeof(m->num[7]), "%u", o->part);
+		snprintf(m->num[8], sizeof(m->num[8]), "%u", o->parts);
+		kv_add(m, "part", m->num[7]);
+		kv_add(m, "parts", m->num[8]);
+		kv_add(m, "batch-first-seq", o->batch_first.seq);
+		if (o->batch_first.has_sub) {
+			snprintf(m->num[9], sizeof(m->num[9]), "%" PRIu64,
+			    o->batch_first.sub);
+			kv_add(m, "batch-first-sub", m->num[9]);
+		}
+		kv_add(m, "batch-last-seq", o->batch_last.seq);
+		if (o->batch_last.has_sub) {
+			snprintf(m->num[10], sizeof(m->num[10]), "%" PRIu64,
+			    o->batch_last.sub);
+			kv_add(m, "batch-last-sub", m->num[10]);
+			if (o->batch_more)
+				kv_add(m, "batch-more", "1");
+		}
+	}
 	if (o->prev.sha256[0] != '\0') {
 		if (keys && o->prev.key[0] != '\0')
 			kv_add(m, "prev-key", o->prev.key);
@@ -255,6 +278,74 @@ arc_meta_parse(const struct buf *meta, struct arc_object *o, const char **why)
 	}
 	if (pos_cmp(&o->first, &o->last) > 0) {
 		*why = "first-seq after last-seq";
+		return -1;
+	}
+	return batch_parse(meta, o, why);
+}
+
+/* The batch of a part (partitions); without them the object is its own
+ * batch. */
+static int
+batch_parse(const struct buf *meta, struct arc_object *o, const char **why)
+{
+	char v[64];
+	uint64_t x;
+
+	o->part = 0;
+	o->parts = 1;
+	o->batch_first = o->first;
+	o->batch_last = o->last;
+	o->batch_more = o->last_more;
+	if (arc_meta_value(meta, "parts", v, sizeof(v)) == -1)
+		return 0;
+	if (parse_u64(v, &x) == -1 || x < 2 || x > 1000000) {
+		*why = "bad parts";
+		return -1;
+	}
+	o->parts = (unsigned)x;
+	if (arc_meta_value(meta, "part", v, sizeof(v)) == -1 ||
+	    parse_u64(v, &x) == -1 || x >= o->parts) {
+		*why = "bad part";
+		return -1;
+	}
+	o->part = (unsigned)x;
+	memset(&o->batch_first, 0, sizeof(o->batch_first));
+	memset(&o->batch_last, 0, sizeof(o->batch_last));
+	o->batch_more = 0;
+	if (arc_meta_value(meta, "batch-first-seq", o->batch_first.seq,
+	    sizeof(o->batch_first.seq)) == -1 ||
+	    !seq_valid(o->batch_first.seq) ||
+	    arc_meta_value(meta, "batch-last-seq", o->batch_last.seq,
+	    sizeof(o->batch_last.seq)) == -1 ||
+	    !seq_valid(o->batch_last.seq)) {
+		*why = "bad batch range";
+		return -1;
+	}
+	if (arc_meta_value(meta, "batch-first-sub", v, sizeof(v)) == 0) {
+		if (parse_u64(v, &o->batch_first.sub) == -1) {
+			*why = "bad batch-first-sub";
+			return -1;
+		}
+		o->batch_first.has_sub = 1;
+	}
+	if (arc_meta_value(meta, "batch-last-sub", v, sizeof(v)) == 0) {
+		if (parse_u64(v, &o->batch_last.sub) == -1) {
+			*why = "bad batch-last-sub";
+			return -1;
+		}
+		o->batch_last.has_sub = 1;
+	}
+	if (arc_meta_value(meta, "batch-more", v, sizeof(v)) == 0) {
+		if (strcmp(v, "1") != 0 || !o->batch_last.has_sub) {
+			*why = "bad batch-more";
+			return -1;
+		}
+		o->batch_more = 1;
+	}
+	/* the part lies inside its batch */
+	if (pos_cmp(&o->batch_first, &o->first) > 0 ||
+	    pos_cmp(&o->last, &o->batch_last) > 0) {
+		*why = "part outside its batch";
 		return -1;
 	}
 	return 0;

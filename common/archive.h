@@ -40,7 +40,13 @@ struct arc_object {
 	int		last_more;	/* the batch ended inside an aggregate */
 	int64_t		last_ts;
 	char		sha256[65];
-	struct arc_link	prev;		/* the previous object of the shard */
+	/* partitions: the batch this object is part of (one object per
+	 * partition); with parts == 1 the batch is this object */
+	unsigned	part, parts;
+	struct pos	batch_first, batch_last;
+	int		batch_more;
+	struct arc_link	prev;		/* the previous object of the shard,
+					 * in (batch, part) order */
 	struct arc_link	parents[ARC_PARENTS];	/* first object of a child */
 };
 
@@ -48,7 +54,7 @@ struct arc_object {
 struct arc_meta {
 	struct sigv4_kv	kv[24];
 	size_t		n;
-	char		num[7][32];
+	char		num[12][32];
 };
 
 /* Fill m from o (pointers into o and m: both must outlive m). When the

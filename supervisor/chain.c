@@ -66,18 +66,24 @@ chain_add(struct chain *c, const char *key)
 void
 chain_obj_set(struct chain_obj *o, const struct arc_object *m)
 {
+	const struct pos *f, *l;
 	size_t i;
 
 	o->checked = 1;
 	o->shard = xstrdup(m->shard);
 	memcpy(o->sha256, m->sha256, sizeof(o->sha256));
 	o->records = m->records;
-	o->first_seq = xstrdup(m->first.seq);
-	o->first_has_sub = m->first.has_sub;
-	o->first_sub = m->first.sub;
-	o->last_seq = xstrdup(m->last.seq);
-	o->last_has_sub = m->last.has_sub;
-	o->last_sub = m->last.sub;
+	/* a part of a batch stands for its batch in the chain's order */
+	f = m->parts > 1 ? &m->batch_first : &m->first;
+	l = m->parts > 1 ? &m->batch_last : &m->last;
+	o->first_seq = xstrdup(f->seq);
+	o->first_has_sub = f->has_sub;
+	o->first_sub = f->sub;
+	o->last_seq = xstrdup(l->seq);
+	o->last_has_sub = l->has_sub;
+	o->last_sub = l->sub;
+	o->part = m->parts > 1 ? m->part : 0;
+	o->parts = m->parts > 1 ? m->parts : 1;
 	o->last_ts = m->last_ts;
 	memcpy(o->prev_sha, m->prev.sha256, sizeof(o->prev_sha));
 	if (m->prev.key[0] != '\0')
@@ -160,17 +166,34 @@ cmp3(const char *sa, int ha, uint64_t a, const char *sb, int hb, uint64_t b)
 	return pos_cmp(&x, &y);
 }
 
+/* Two parts of one batch (the same range, the same number of parts). */
+static int
+same_batch(const struct chain_obj *a, const struct chain_obj *b)
+{
+	return a->parts > 1 && a->parts == b->parts &&
+	    cmp3(a->first_seq, a->first_has_sub, a->first_sub, b->first_seq,
+	    b->first_has_sub, b->first_sub) == 0 &&
+	    cmp3(a->last_seq, a->last_has_sub, a->last_sub, b->last_seq,
+	    b->last_has_sub, b->last_sub) == 0;
+}
+
 static int
 first_cmp(const struct chain_obj *a, const struct chain_obj *b)
 {
-	return cmp3(a->first_seq, a->first_has_sub, a->first_sub,
+	int r = cmp3(a->first_seq, a->first_has_sub, a->first_sub,
 	    b->first_seq, b->first_has_sub, b->first_sub);
+
+	if (r == 0 && same_batch(a, b))
+		return a->part < b->part ? -1 : a->part > b->part;
+	return r;
 }
 
 /* a ends before b begins */
 static int
 before(const struct chain_obj *a, const struct chain_obj *b)
 {
+	if (same_batch(a, b))
+		return a->part < b->part;
 	return cmp3(a->last_seq, a->last_has_sub, a->last_sub,
 	    b->first_seq, b->first_has_sub, b->first_sub) < 0;
 }

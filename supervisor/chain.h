@@ -27,6 +27,9 @@ struct chain_obj {
 	int		 last_has_sub;
 	uint64_t	 last_sub;
 	int64_t		 last_ts;
+	/* with partitions an object is part of a batch: the positions
+	 * above are then the batch's, and parts are ordered by index */
+	unsigned	 part, parts;
 	char		 prev_sha[65];
 	char		*prev_key;		/* NULL if not named */
 	char		 parent_sha[ARC_PARENTS][65];

@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "archive.h"
 #include "aws.h"
@@ -191,6 +192,38 @@ shard_of_key(const char *key, char *out, size_t len)
 	return 0;
 }
 
+/* Lines of a zstd body (any number of frames); -1 if it does not decode. */
+static long long
+count_lines_zstd(const unsigned char *p, size_t len)
+{
+	ZSTD_DStream *z;
+	ZSTD_inBuffer in = { p, len, 0 };
+	unsigned char out[65536];
+	long long lines = 0;
+	size_t r, i;
+
+	if ((z = ZSTD_createDStream()) == NULL)
+		return -1;
+	ZSTD_initDStream(z);
+	while (in.pos < in.size) {
+		ZSTD_outBuffer ob = { out, sizeof(out), 0 };
+
+		r = ZSTD_decompressStream(z, &ob, &in);
+		if (ZSTD_isError(r)) {
+			lines = -1;
+			break;
+		}
+		for (i = 0; i < ob.pos; i++)
+			lines += out[i] == '\n';
+		if (r != 0 && ob.pos == 0 && in.pos == in.size) {
+			lines = -1;	/* truncated */
+			break;
+		}
+	}
+	ZSTD_freeDStream(z);
+	return lines;
+}
+
 /* Lines of a body as stored: gzip (any number of members) or plain. -1
  * when it does not decompress. */
 static long long
@@ -202,6 +235,9 @@ count_lines(const unsigned char *p, size_t len)
 	size_t i;
 	int r;
 
+	if (len >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f &&
+	    p[3] == 0xfd)
+		return count_lines_zstd(p, len);
 	if (len < 2 || p[0] != 0x1f || p[1] != 0x8b) {
 		for (i = 0; i < len; i++)
 			lines += p[i] == '\n';

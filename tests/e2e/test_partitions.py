@@ -17,7 +17,10 @@ front of moto's Kinesis rewrites each record's ApproximateArrivalTimestamp
 3. Crash and re-read: the worker SIGKILLed while the second object of a
    split batch is on its way to S3 (the first is stored, the checkpoint
    has not moved); a new keeper re-reads: the same keys, the first object
-   byte for byte what it was, every record once.
+   byte for byte what it was (adopted, never written again: a versioned
+   bucket holds one version per key), every record once; and again with a
+   new keeper whose batches end elsewhere (45 records, not 60): it reads
+   the first run's batch again exactly, once.
 4. Hive-style keys (moto without SigV4: with it, moto refuses "=" in keys):
    dt={yyyy}-{mm}-{dd}/hr={hh}/ over three hours in gzip and zstd, and
    kind={json:kind}/; gzip -t / zstd -t pass, DuckDB reads them with
@@ -339,10 +342,15 @@ def test_json(moto):
 
 # ------------------------------------------------------------ 3. crash
 
-def test_crash(moto):
-    stream, bucket = "crashp", "kk-crashp"
+def test_crash(moto, stream="crashp", restart_max=60):
+    """restart_max other than 60: the new keeper's batches end elsewhere,
+    so the stored part of the first run's batch is met from a batch with
+    another range: that batch is read again exactly (SPEC 7)."""
+    bucket = "kk-" + stream
     moto.create_stream(stream, 1)
     moto.create_bucket(bucket)
+    moto.s3.put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     items = [("pk-%d" % i, json.dumps({"i": i, "pad": "x" * 200}).encode())
              for i in range(60)]
     put = moto.put_records(stream, items)
@@ -374,23 +382,46 @@ def test_crash(moto):
                 ok(len(before) == 1 and not os.path.exists(ck),
                    "crash: SIGKILL with one object of the split batch stored "
                    "and no checkpoint (%d objects)" % len(before))
-            with kk.Keeper(moto, stream, bucket, overrides=ov, tmp=tmp,
+            ov2 = dict(ov, **{"batch.max_records": restart_max})
+            with kk.Keeper(moto, stream, bucket, overrides=ov2, tmp=tmp,
                            name="crash2") as k:
                 k.start()
                 have = kkf.wait_records(moto, bucket, 60, 45, k)
                 ok(have == 60, "crash: after the restart all 60 records are "
                    "archived", "have %d" % have, *k.tail(10))
                 ok(k.stop() == 0, "crash: the new keeper exits 0")
+                # SPEC 7: the stored part is met (412) and adopted: its
+                # batch is read again exactly, the missing part written
+                adopted = [ln for ln in k.log().splitlines()
+                           if "adopted" in ln or "already archived" in ln]
+                ok(len(adopted) >= 1, "crash: the part stored before the "
+                   "crash was adopted, not written again", *k.tail(12))
+                again = [ln for ln in k.log().splitlines()
+                         if "reading that batch again, exactly" in ln]
+                ok(len(again) == (0 if restart_max == 60 else 1),
+                   "crash (restart batches of %d): the first run's batch "
+                   "read again exactly %s" % (restart_max, "never" if
+                                              restart_max == 60 else "once"),
+                   *again)
     finally:
         kk.shutil.rmtree(tmp, ignore_errors=True)
+    vers = {}
+    for page in moto.s3.get_paginator("list_object_versions").paginate(
+            Bucket=bucket):
+        for v in page.get("Versions", []):
+            if not kk.is_head_key(v["Key"]):
+                vers[v["Key"]] = vers.get(v["Key"], 0) + 1
+    ok(vers and all(n == 1 for n in vers.values()), "crash: no key was "
+       "ever written twice (versioned bucket, %d keys)" % len(vers),
+       repr(vers))
     after = decode_all(moto.fetch_objects(bucket))
     ok(len(after) == 2, "crash: still 2 objects (%d)" % len(after),
        *[o["key"] for o in after])
     same = [o for o in after for b in before if o["key"] == b["key"] and
             hashlib.sha256(o["body"]).digest() ==
             hashlib.sha256(b["body"]).digest()]
-    ok(len(before) == 1 and len(same) == 1, "crash: the re-read batch "
-       "rewrote the stored object under the same key, byte for byte",
+    ok(len(before) == 1 and len(same) == 1, "crash: the object stored "
+       "before the crash is still there, byte for byte (never rewritten)",
        repr([b["key"] for b in before]), repr([o["key"] for o in after]))
     kk.assert_exactly_once(put, after, "crash", partitioned=True)
 
@@ -450,6 +481,15 @@ def test_hive(moto, tmp):
                    "have %d" % have, *k.tail(10))
             for k, name in zip(ks, cases):
                 ok(k.stop() == 0, "%s: keeper exits 0" % name)
+            # the chain across partitioned batches holds (SPEC 7): one
+            # batch's parts interleave, batches do not; --deep reads and
+            # counts every body, gzip and zstd
+            for k, name in zip(ks, cases):
+                rc, out, err = kk.run_keeper(["verify", "--deep", k.conf],
+                                             timeout=120)
+                ok(rc == 0 and " 0 problems" in out, "%s: kinesis-keeper "
+                   "verify --deep exits 0" % name, "rc %r" % rc,
+                   *(out + err).splitlines()[-8:])
     for name, (comp, ext, _) in cases.items():
         objs = decode_all(moto.fetch_objects("kk-" + name), ext)
         kk.assert_exactly_once(puts[name], objs, name, partitioned=True)
@@ -498,6 +538,7 @@ def scenario():
         test_hour(moto)
         test_json(moto)
         test_crash(moto)
+        test_crash(moto, "crashq", 45)
     # moto with SigV4 on refuses "=" in keys (ENVIRONMENT.md)
     with kk.Moto(auth=False) as moto, tempfile.TemporaryDirectory(
             prefix="kk-hive-") as tmp:
