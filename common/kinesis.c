@@ -15,6 +15,9 @@
 /* 10 MB of data, as base64 inside JSON */
 #define KINESIS_MAX_RESPONSE	(32 * 1024 * 1024)
 
+/* a bound on one ListShards call (0: the client's default) */
+static long list_timeout_ms;
+
 static int
 kinesis_post(struct aws_ctx *ctx, const char *op, const char *body,
     int max_attempts, int fail_fast, struct aws_result *res)
@@ -38,7 +41,24 @@ kinesis_post(struct aws_ctx *ctx, const char *op, const char *body,
 	call.max_response = KINESIS_MAX_RESPONSE;
 	call.max_attempts = max_attempts;
 	call.throttle_fail_fast = fail_fast;
+	if (strcmp(op, "ListShards") == 0 && list_timeout_ms > 0) {
+		call.timeout_ms = list_timeout_ms;
+		call.max_attempts = 1;
+	}
 	return aws_call(ctx, &ctx->kinesis, &call, res);
+}
+
+int
+kinesis_list_shards_bounded(struct aws_ctx *ctx, const char *stream,
+    long timeout_ms, struct kinesis_shard **out, size_t *nout,
+    struct aws_result *res)
+{
+	int r;
+
+	list_timeout_ms = timeout_ms;
+	r = kinesis_list_shards(ctx, stream, out, nout, res);
+	list_timeout_ms = 0;
+	return r;
 }
 
 int
