@@ -49,8 +49,8 @@ void	kinesis_shards_free(struct kinesis_shard *, size_t);
 int	kinesis_describe_stream_summary(struct aws_ctx *, const char *stream,
 	    char *status, size_t statuslen, long *open_shards,
 	    struct aws_result *);
-/* The same, one attempt per page bounded to timeout_ms: for a caller that
- * can do without the answer. */
+/* kinesis_list_shards, one attempt per page bounded to timeout_ms: for a
+ * caller that can do without the answer. */
 int	kinesis_list_shards_bounded(struct aws_ctx *, const char *stream,
 	    long timeout_ms, struct kinesis_shard **, size_t *,
 	    struct aws_result *);
