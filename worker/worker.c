@@ -11,7 +11,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -34,6 +33,7 @@
 #include "helper.h"
 #include "kinesis.h"
 #include "kpl.h"
+#include "localcopy.h"
 #include "log.h"
 #include "msg.h"
 #include "outbox.h"
@@ -57,6 +57,7 @@ static struct {
 	struct aws_ctx		 aws;
 	struct creds		*creds;
 	struct batch		 batch;
+	struct localcopy	 lc;
 	/* where reading stands: the last record consumed into the batch or
 	 * archived, and whether the whole Kinesis record is consumed */
 	struct pos		 pos;
@@ -230,20 +231,15 @@ health_good(const char *service)
 		log_warn("report health to supervisor");
 }
 
+/* The object is in S3: a missing local copy loses nothing (localcopy.h). */
 static void
 local_copy(const char *key, const char *first_seq, const void *data,
     size_t len)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 1024];
-	struct dirent *de;
-	DIR *d;
 	char *name, *p;
-	struct old { char name[512]; struct timespec t; } *olds = NULL;
-	size_t n = 0, cap = 0, i, j;
 
 	if (w.cfg.local_keep <= 0)
 		return;
-	snprintf(dir, sizeof(dir), "%s/batches/%s", w.cfg.state_dir, w.shard);
 	name = xstrdup(key);
 	for (p = name; *p; p++)
 		if (*p == '/')
@@ -252,48 +248,30 @@ local_copy(const char *key, const char *first_seq, const void *data,
 		free(name);
 		xasprintf(&name, "%s.obj", first_seq);
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	lc_store(&w.lc, name, data, len);
 	free(name);
-	if (write_file_atomic(path, data, len, 0640) == -1) {
-		/* the object is in S3; a missing local copy loses nothing */
-		log_warn("local copy %s", path);
-		return;
-	}
-	/* keep the newest local_keep files */
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
+}
 
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= 512)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			olds = xrealloc(olds, cap * sizeof(*olds));
-		}
-		snprintf(olds[n].name, sizeof(olds[n].name), "%s", de->d_name);
-		olds[n++].t = st.st_mtim;
-	}
-	closedir(d);
-	while (n > (size_t)w.cfg.local_keep) {
-		size_t oldest = 0;
+/*
+ * A full disk when the outbox entry or the checkpoint is written: the local
+ * copies are expendable, they give their room. 1 if that is worth a second
+ * try (some copies were removed), with errno kept for the caller otherwise.
+ */
+static int
+room_freed(void)
+{
+	int saved = errno;
+	size_t gone;
 
-		for (i = 1; i < n; i++)
-			if (olds[i].t.tv_sec < olds[oldest].t.tv_sec ||
-			    (olds[i].t.tv_sec == olds[oldest].t.tv_sec &&
-			    olds[i].t.tv_nsec < olds[oldest].t.tv_nsec))
-				oldest = i;
-		snprintf(path, sizeof(path), "%s/%s", dir, olds[oldest].name);
-		if (unlink(path) == -1)
-			log_warn("remove old local copy %s", path);
-		for (j = oldest; j + 1 < n; j++)
-			olds[j] = olds[j + 1];
-		n--;
+	if (saved != ENOSPC && saved != EDQUOT)
+		return 0;
+	if ((gone = lc_prune(&w.lc, 0)) == 0) {
+		errno = saved;
+		return 0;
 	}
-	free(olds);
+	log_warnx("no space left in %s: dropped %zu local copies of this "
+	    "shard to go on archiving", w.cfg.state_dir, gone);
+	return 1;
 }
 
 static char *
@@ -454,7 +432,10 @@ flush(int shard_done)
 		msg = notification(p, keys[i].data, sha, p->out.len);
 		if (w.cfg.sns_topic_arn != NULL &&
 		    outbox_put(w.cfg.state_dir, w.shard, &p->first, &p->last,
-		    msg, fm[i].outbox, sizeof(fm[i].outbox)) == -1)
+		    msg, fm[i].outbox, sizeof(fm[i].outbox)) == -1 &&
+		    (!room_freed() || outbox_put(w.cfg.state_dir, w.shard,
+		    &p->first, &p->last, msg, fm[i].outbox,
+		    sizeof(fm[i].outbox)) == -1))
 			fatal("outbox entry for s3://%s/%s", w.cfg.s3_bucket,
 			    keys[i].data);
 		free(msg);
@@ -468,7 +449,8 @@ flush(int shard_done)
 	ck.done = shard_done;
 	/* the object holding the batch's last record */
 	snprintf(ck.key, sizeof(ck.key), "%s", keys[b->cur].data);
-	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
+	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1 &&
+	    (!room_freed() || ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1))
 		fatal("checkpoint for %s", w.shard);
 
 	for (i = 0; i < n; i++) {
@@ -931,6 +913,8 @@ main(int argc, char *argv[])
 	snprintf(dir, sizeof(dir), "%s/batches/%s", w.cfg.state_dir, w.shard);
 	if (mkdir_p(dir, 0750) == -1)
 		fatal("mkdir %s", dir);
+	lc_init(&w.lc, dir, w.cfg.local_keep > 0 ? (size_t)w.cfg.local_keep :
+	    0);
 	snprintf(dir, sizeof(dir), "%s/locks", w.cfg.state_dir);
 	if (mkdir_p(dir, 0750) == -1)
 		fatal("mkdir %s", dir);
@@ -1001,6 +985,7 @@ main(int argc, char *argv[])
 	r = flush(0);
 	send_stats(1);
 	batch_free(&w.batch);
+	lc_free(&w.lc);
 	aws_ctx_free(&w.aws);
 	creds_free(w.creds);
 	cfg_free(&w.cfg);
