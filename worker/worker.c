@@ -64,6 +64,7 @@ static struct {
 	int			 pos_complete;
 	int			 sigfd;
 	int			 stopping;
+	int			 reading;	/* a GetRecords is in flight */
 	uint64_t		 stop_deadline;
 	struct msg_stats	 stats;
 	uint64_t		 stats_sent_ms;
@@ -138,9 +139,9 @@ interrupted(void)
 
 /*
  * Checked by curl while a request is in flight: a stop (a signal, or the
- * supervisor gone) is noticed at once, and a transfer still running at the
- * stop deadline (an upload to a hung S3) is abandoned; the checkpoint has not
- * moved, so nothing is lost.
+ * supervisor gone) is noticed at once and ends a GetRecords there; another
+ * transfer still running at the stop deadline (an upload to a hung S3) is
+ * abandoned; the checkpoint has not moved, so nothing is lost.
  */
 static int
 abort_transfer(void)
@@ -152,7 +153,9 @@ abort_transfer(void)
 		last = now;
 		wait_events(0);
 	}
-	return w.stopping && now >= w.stop_deadline;
+	/* a read is worth nothing once we stop: what we hold gets flushed
+	 * now, not after a stalled GetRecords gave up */
+	return w.stopping && (w.reading || now >= w.stop_deadline);
 }
 
 static void
@@ -635,6 +638,83 @@ consume_record(const struct kinesis_record *kr, int skip_valid,
 	kpl_free(&agg);
 }
 
+/*
+ * Is the shard really closed? Asked only when an answer came without a
+ * NextShardIterator and without ChildShards (kinesalite ends closed shards
+ * that way): 1 if ListShards gives it an EndingSequenceNumber, 0 if it is
+ * open (or not listed), -1 if ListShards failed.
+ */
+static int
+shard_closed(void)
+{
+	struct kinesis_shard *sh;
+	struct aws_result res;
+	size_t n, i;
+	int closed = 0;
+
+	aws_result_init(&res);
+	if (kinesis_list_shards(&w.aws, w.cfg.stream, &sh, &n, &res) == -1) {
+		log_warnx("ListShards: %s", aws_strerror(&res));
+		aws_result_free(&res);
+		return -1;
+	}
+	aws_result_free(&res);
+	for (i = 0; i < n; i++)
+		if (strcmp(sh[i].id, w.shard) == 0)
+			closed = sh[i].ending_seq != NULL;
+	kinesis_shards_free(sh, n);
+	return closed;
+}
+
+/*
+ * An answer is used only if it makes sense where we stand: every record
+ * after the position and after the record before it (an endpoint that starts
+ * over at an earlier sequence number must not get records archived twice,
+ * nor the checkpoint moved backwards; the only record allowed at the
+ * position is the aggregate we resume inside of), and no end of the shard
+ * unless the shard did end. NULL if it is good, else why not (for the log).
+ */
+static const char *
+bad_answer(const struct kinesis_records *recs, int skip_valid, int *done,
+    char *why, size_t whylen)
+{
+	const char *prev = w.pos.seq[0] != '\0' ? w.pos.seq : NULL;
+	size_t i;
+	int c;
+
+	*done = 0;
+	for (i = 0; i < recs->n; i++) {
+		const char *seq = recs->recs[i].seq;
+
+		if (prev != NULL && ((c = seq_cmp(seq, prev)) < 0 ||
+		    (c == 0 && !(i == 0 && skip_valid)))) {
+			snprintf(why, whylen, "record %.60s is not after %.60s",
+			    seq, prev);
+			return why;
+		}
+		prev = seq;
+	}
+	if (recs->next_iterator != NULL)
+		return NULL;
+	if (recs->nchild > 0) {
+		*done = 1;
+		return NULL;
+	}
+	switch (shard_closed()) {
+	case 1:
+		*done = 1;
+		return NULL;
+	case 0:
+		snprintf(why, whylen, "no NextShardIterator, but the shard is "
+		    "open");
+		return why;
+	default:
+		snprintf(why, whylen, "no NextShardIterator, and ListShards "
+		    "cannot tell whether the shard is closed");
+		return why;
+	}
+}
+
 static void
 read_loop(void)
 {
@@ -642,7 +722,9 @@ read_loop(void)
 	struct aws_result res;
 	char *it, *resource;
 	uint64_t skip_sub = 0, next_call = 0, last_call = 0, min_gap, now;
-	int skip_valid = 0, readers = 1 + w.cfg.read_other_readers, r;
+	int skip_valid = 0, readers = 1 + w.cfg.read_other_readers, r, done;
+	char whybuf[200];
+	const char *why;
 	unsigned throttles = 0, errors = 0;
 	size_t i;
 
@@ -670,10 +752,37 @@ read_loop(void)
 		}
 		w.stats.getrecords_calls++;
 		last_call = now_ms();
+		w.reading = 1;
 		r = kinesis_get_records(&w.aws, it, w.cfg.read_max_records, &recs,
 		    &res);
+		w.reading = 0;
 		/* whatever the answer, the budget counts the call */
 		next_call = last_call + min_gap;
+		if (r == -1 && w.stopping)
+			break;		/* cut short by the stop: flush now */
+		if (r == 0 && (why = bad_answer(&recs, skip_valid, &done,
+		    whybuf, sizeof(whybuf))) != NULL) {
+			uint64_t d = backoff_ms(errors++, ERROR_BASE_MS,
+			    ERROR_CAP_MS);
+
+			/* nothing of it is used: read again from where we
+			 * stand, with a fresh iterator */
+			w.stats.bad_records++;
+			log_warnx("GetRecords: bad answer: %s; reading again "
+			    "after %s in %llu ms", why, w.pos.seq[0] ?
+			    w.pos.seq : "the start", (unsigned long long)d);
+			kinesis_records_free(&recs);
+			free(it);
+			it = NULL;
+			wait_events(d);
+			if (w.stopping)
+				break;
+			if ((it = get_iterator(&skip_sub, &skip_valid)) == NULL)
+				break;
+			if (now_ms() + min_gap > next_call)
+				next_call = now_ms() + min_gap;
+			continue;
+		}
 		if (r == -1) {
 			uint64_t d;
 
@@ -762,7 +871,7 @@ read_loop(void)
 		if (batch_expired(&w.batch, now_ms()) && flush(0) == -1)
 			exit(EX_FATAL);
 		send_stats(0);
-		if (it == NULL) {
+		if (done) {
 			mark_done();
 			aws_result_free(&res);
 			free(resource);
