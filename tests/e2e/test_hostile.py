@@ -12,6 +12,10 @@ stop must not wait on a stalled read. moto behind faultproxy.py.
      the worker holds is flushed, far inside workers.shutdown_timeout.
   d  state_dir on a 1 MB tmpfs that the keeper's own local copies fill:
      the copies give way, archiving goes on without a restart.
+  e  an @include edited behind the keeper's back: a restarted worker keeps
+     the configuration the supervisor checked; SIGHUP sees the change. A
+     FIFO put in place of the config file is refused at SIGHUP and with -n,
+     without hanging.
 
 Run a subset with: python3 test_hostile.py b d
 """
@@ -19,6 +23,7 @@ Run a subset with: python3 test_hostile.py b d
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -233,8 +238,92 @@ def scenario_d(moto):
         kf.verify_archive(moto, bucket, stream, PREFIX, put, label)
 
 
+# ---------------------------------------------------------------- e
+
+def batch_sizes(moto, bucket, seen):
+    """Record counts of the objects not in seen (which is updated)."""
+    out = []
+    for page in moto.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket):
+        for c in page.get("Contents", []):
+            if c["Key"] not in seen:
+                seen.add(c["Key"])
+                h = moto.s3.head_object(Bucket=bucket, Key=c["Key"])
+                out.append(int(h["Metadata"].get("records", "0")))
+    return sorted(out)
+
+
+def scenario_e(moto):
+    label = "e (@include and reload)"
+    stream, bucket = "he", "kk-he"
+    moto.create_stream(stream, 1)
+    moto.create_bucket(bucket)
+    put, seen, cache = [], set(), {}
+    with FaultProxy(moto.port) as proxy, kk.Keeper(
+            moto, stream, bucket, name="keeper-e", overrides=overrides(
+                proxy, **{"workers.restart_min": "200ms"})) as keeper:
+        inc = os.path.join(keeper.tmp, "shared.inc")
+        with open(inc, "w") as f:
+            f.write('batch = { max_records = 10; max_age = "1s"; };\n')
+        with open(keeper.conf, "a") as f:
+            f.write('@include "shared.inc"\n')
+        keeper.start()
+
+        def phase(n, what):
+            put.extend(moto.put_records(stream, records(n)))
+            done = kk.wait_until(lambda: kk.archived_records(
+                moto, bucket, cache) >= len(put), 30, 0.2)
+            ok(done, "%s: %s: archived" % (label, what), *keeper.tail(10))
+            return batch_sizes(moto, bucket, seen)
+
+        sizes = phase(30, "include says 10")
+        ok(sizes == [10, 10, 10], "%s: objects of 10 records (%s)"
+           % (label, sizes))
+        # the include changes, nobody tells the keeper, a worker restarts
+        with open(inc, "w") as f:
+            f.write('batch = { max_records = 25; max_age = "1s"; };\n')
+        old = keeper.workers()
+        for pid in old:
+            kk.kill_pid(pid)
+        ok(kk.wait_until(lambda: keeper.workers() and
+                         not set(keeper.workers()) & set(old), 15, 0.1),
+           "%s: the killed worker was restarted" % label)
+        sizes = phase(50, "include edited, no SIGHUP")
+        ok(sizes == [10] * 5, "%s: the restarted worker kept the checked "
+           "configuration: objects of 10 (%s)" % (label, sizes))
+        os.kill(keeper.proc.pid, signal.SIGHUP)
+        ok(kk.wait_until(lambda: kf.log_lines(
+            keeper, r"reload: configuration changed"), 10, 0.1),
+           "%s: SIGHUP after editing only the include: changed" % label,
+           *keeper.tail(10))
+        ok(not kf.log_lines(keeper, r"configuration unchanged"),
+           "%s: never \"configuration unchanged\"" % label)
+        time.sleep(2)
+        sizes = phase(50, "after SIGHUP")
+        ok(sizes == [25, 25], "%s: after SIGHUP, objects of 25 (%s)"
+           % (label, sizes))
+
+        # a FIFO where the config file was: refused, nothing hangs
+        os.rename(keeper.conf, keeper.conf + ".saved")
+        os.mkfifo(keeper.conf, 0o600)
+        os.kill(keeper.proc.pid, signal.SIGHUP)
+        ok(kk.wait_until(lambda: len(kf.log_lines(
+            keeper, r"not a regular file")) == 1, 10, 0.1),
+           "%s: SIGHUP with a FIFO as the config: one line, refused"
+           % label, *keeper.tail(10))
+        code, out, err = kk.run_keeper(["-n", keeper.conf], timeout=10)
+        ok(code == 78 and "not a regular file" in err,
+           "%s: -n with a FIFO: exit 78 at once (got %s)" % (label, code),
+           err)
+        t0 = time.monotonic()
+        stop(keeper, label)
+        ok(time.monotonic() - t0 < 10, "%s: the keeper still obeys SIGTERM"
+           % label)
+        kf.verify_archive(moto, bucket, stream, PREFIX, put, label)
+
+
 SCENARIOS = {"a": scenario_a, "b": scenario_b, "c": scenario_c,
-             "d": scenario_d}
+             "d": scenario_d, "e": scenario_e}
 
 
 def scenario():
