@@ -4,7 +4,10 @@
  * line), state_dir checks, cfg_dump round trip. Runs under ASan/LSan.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
+#include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -802,6 +805,89 @@ test_all_at_once(void)
 	unsetenv("AWS_REGION");
 }
 
+/*
+ * An unwritable state_dir or parent, seen by a user who cannot write it.
+ * Root writes anywhere: run as root, the checks run in a child that became
+ * nobody, and its counts are added here (issue 12 item 16: this used to
+ * count "# skip permission checks as root" as a pass).
+ */
+static void
+perm_checks_as_user(void)
+{
+	const char *ovr[1];
+	char *sd, *want, *got, *ro;
+	struct cfg c;
+
+	xasprintf(&ro, "%s/ro", tmpdir);
+	xasprintf(&sd, "state_dir=%s/x", ro);
+	ovr[0] = sd;
+	parse(MINIMAL, ovr, 1, 1, &c, &got);
+	xasprintf(&want, "-D %s: cannot create \"%s/x\": \"%s\" is not "
+	    "writable", sd, ro, ro);
+	T_STREQ(got, want, "unwritable parent");
+	free(got);
+	free(want);
+	free(sd);
+	xasprintf(&sd, "state_dir=%s", ro);
+	ovr[0] = sd;
+	parse(MINIMAL, ovr, 1, 1, &c, &got);
+	xasprintf(&want, "-D %s: \"%s\" is not writable", sd, ro);
+	T_STREQ(got, want, "unwritable state_dir");
+	free(got);
+	free(want);
+	free(sd);
+	free(ro);
+}
+
+static void
+perm_checks(void)
+{
+	char *ro;
+	int fds[2], counts[2] = { 0, 0 }, st;
+	pid_t pid;
+
+	xasprintf(&ro, "%s/ro", tmpdir);
+	mkdir(ro, 0555);
+	if (geteuid() != 0) {
+		perm_checks_as_user();
+		rmdir(ro);
+		free(ro);
+		return;
+	}
+	chmod(tmpdir, 0711);	/* nobody may pass, not write */
+	if (pipe(fds) == -1) {
+		T_OK(0, "pipe: %s", strerror(errno));
+		return;
+	}
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		if (setgroups(0, NULL) == -1 || setgid(65534) == -1 ||
+		    setuid(65534) == -1)
+			_exit(2);
+		perm_checks_as_user();
+		fflush(stdout);
+		counts[0] = t_passed;
+		counts[1] = t_failed;
+		if (write(fds[1], counts, sizeof(counts)) != sizeof(counts))
+			_exit(3);
+		_exit(0);
+	}
+	close(fds[1]);
+	/* the child's checks are counted here, where the summary is made */
+	if (read(fds[0], counts, sizeof(counts)) != sizeof(counts))
+		counts[0] = counts[1] = 0;
+	close(fds[0]);
+	waitpid(pid, &st, 0);
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && counts[0] - t_passed >= 2,
+	    "permission checks ran as nobody");
+	t_passed = counts[0] > t_passed ? counts[0] : t_passed;
+	t_failed = counts[1] > t_failed ? counts[1] : t_failed;
+	chmod(tmpdir, 0700);
+	rmdir(ro);
+	free(ro);
+}
+
 static void
 test_dirs(void)
 {
@@ -872,33 +958,8 @@ test_dirs(void)
 	    "path", "relative state_dir in the file");
 	free(got);
 
-	/* root can write anywhere: only test permissions as a user */
-	if (geteuid() != 0) {
-		char *ro;
-
-		xasprintf(&ro, "%s/ro", tmpdir);
-		mkdir(ro, 0555);
-		xasprintf(&sd, "state_dir=%s/x", ro);
-		ovr[0] = sd;
-		r = parse(MINIMAL, ovr, 1, 1, &c, &got);
-		xasprintf(&want, "-D %s: cannot create \"%s/x\": \"%s\" is not "
-		    "writable", sd, ro, ro);
-		T_STREQ(got, want, "unwritable parent");
-		free(got);
-		free(want);
-		free(sd);
-		xasprintf(&sd, "state_dir=%s", ro);
-		ovr[0] = sd;
-		r = parse(MINIMAL, ovr, 1, 1, &c, &got);
-		xasprintf(&want, "-D %s: \"%s\" is not writable", sd, ro);
-		T_STREQ(got, want, "unwritable state_dir");
-		free(got);
-		free(want);
-		free(sd);
-		rmdir(ro);
-		free(ro);
-	} else
-		T_OK(1, "# skip permission checks as root");
+	/* root can write anywhere: as root, the checks run as nobody */
+	perm_checks();
 
 	/* tls.ca_file must be readable */
 	ovr[0] = "tls.ca_file=/nonexistent/ca.pem";
