@@ -172,13 +172,25 @@ int
 ckpt_lock(const char *state_dir, const char *shard)
 {
 	char path[PATH_MAX];
+	struct stat st;
 	int fd;
 
 	if (ckpt_path(path, sizeof(path), state_dir, "locks", shard) == -1)
 		return -1;
-	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0644)) == -1)
+	/* O_NONBLOCK: a FIFO planted here must not hang the open */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0644)) == -1)
 		return -1;
+	/* what was opened must be a file of ours with no other name: never
+	 * a hard link to somebody else's file */
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || st.st_nlink != 1) {
+		log_warnx("lock %s: not a regular file of this user with one "
+		    "link; refusing it", path);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		int saved = errno;
 

@@ -673,6 +673,27 @@ test_symlinks(void)
 	if (fd != -1)
 		close(fd);
 	unlink(link);
+
+	/* a hard link to another file, or a FIFO, as the lock file */
+	write_file_atomic(victim, "precious\n", 9, 0600);
+	if (linkat(AT_FDCWD, victim, AT_FDCWD, link, 0) == -1)
+		T_OK(0, "link: %s", strerror(errno));
+	fd = ckpt_lock(state, "shardId-sym");
+	T_OK(fd == -1 && errno == EPERM,
+	    "ckpt_lock on a hard link to another file is refused");
+	if (fd != -1)
+		close(fd);
+	unlink(link);
+	if (mkfifo(link, 0600) == -1)
+		T_OK(0, "mkfifo: %s", strerror(errno));
+	alarm(10);
+	fd = ckpt_lock(state, "shardId-sym");
+	alarm(0);
+	T_OK(fd == -1 && errno == EPERM,
+	    "ckpt_lock on a FIFO is refused without blocking");
+	if (fd != -1)
+		close(fd);
+	unlink(link);
 	buf_free(&b);
 }
 
