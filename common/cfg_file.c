@@ -486,6 +486,41 @@ include_line(const char *s, size_t len, const char **name, size_t *nlen)
 	    q[1] == '/');
 }
 
+/*
+ * Whether a block comment is open at the end of a line, given whether one
+ * was at its start: libconfig reads @include only outside comments (and a
+ * string never spans lines).
+ */
+static int
+comment_after(const char *s, size_t len, int open)
+{
+	const char *e = s + len;
+
+	while (s < e) {
+		if (open) {
+			if (s + 1 < e && s[0] == '*' && s[1] == '/') {
+				open = 0;
+				s += 2;
+			} else
+				s++;
+		} else if (*s == '"') {
+			for (s++; s < e && *s != '"'; s++)
+				if (*s == '\\' && s + 1 < e)
+					s++;
+			if (s < e)
+				s++;
+		} else if (*s == '#' || (s + 1 < e && s[0] == '/' &&
+		    s[1] == '/'))
+			return 0;
+		else if (s + 1 < e && s[0] == '/' && s[1] == '*') {
+			open = 1;
+			s += 2;
+		} else
+			s++;
+	}
+	return open;
+}
+
 static int
 expand(struct pctx *p, struct buf *out, const char *text, const char *file,
     int depth)
@@ -495,14 +530,15 @@ expand(struct pctx *p, struct buf *out, const char *text, const char *file,
 	struct buf b;
 	size_t len, nlen;
 	char *path;
-	int line = 0, r = 0;
+	int line = 0, r = 0, incomment = 0;
 
 	while (*s != '\0') {
 		nl = strchr(s, '\n');
 		len = nl != NULL ? (size_t)(nl - s) : strlen(s);
 		line++;
-		if (!include_line(s, len, &name, &nlen)) {
+		if (incomment || !include_line(s, len, &name, &nlen)) {
 			add_line(p, out, s, len, file, line);
+			incomment = comment_after(s, len, incomment);
 			s += len + (nl != NULL);
 			continue;
 		}

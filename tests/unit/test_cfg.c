@@ -1087,6 +1087,17 @@ test_load(void)
 	cfg_errors_free(&e);
 	free(text);
 
+	/* an @include inside a block comment is a comment, as in libconfig */
+	write_file(path, MINIMAL "/* old:\n@include \"gone.conf\"\n*/\n",
+	    strlen(MINIMAL "/* old:\n@include \"gone.conf\"\n*/\n"));
+	r = cfg_load(&c, path, NULL, 0, 0, &e, NULL);
+	T_INTEQ(r, 0, "an @include in a block comment is not read");
+	if (r == 0)
+		cfg_free(&c);
+	cfg_errors_free(&e);
+	write_file(path, MINIMAL "@include \"inc.conf\"\n",
+	    strlen(MINIMAL "@include \"inc.conf\"\n"));
+
 	/* an include of an include; a loop ends at the depth limit */
 	xasprintf(&inc2, "%s/inc2.conf", tmpdir);
 	write_file(inc, "@include \"inc2.conf\"\n",
