@@ -47,7 +47,7 @@ SUP_SRCS    = supervisor/keeper.c supervisor/slot.c supervisor/status.c \
 # (check.c and verify.c, the "check" and "verify" commands, make their
 # calls outside the keeper's loop)
 WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c \
-	      worker/jsonpath.c worker/compress.c \
+	      worker/jsonpath.c worker/compress.c worker/localcopy.c \
 	      supervisor/helper.c supervisor/metrics.c
 # the worker's modules the unit tests call (its main() left out)
 WORKER_LIB_SRCS = $(filter-out worker/worker.c,$(WORKER_SRCS))
@@ -56,7 +56,7 @@ SUP_LIB_SRCS = $(filter-out supervisor/keeper.c,$(SUP_SRCS))
 
 UNIT_TESTS  = test_util test_cfg test_sigv4 test_msg test_record test_kpl \
 	      test_batch test_ckpt test_kinesis test_health test_compress \
-	      test_jsonpath test_slot test_archive
+	      test_jsonpath test_slot test_archive test_localcopy
 
 COMMON_OBJS = $(COMMON_SRCS:%.c=build/obj/%.o)
 SUP_OBJS    = $(SUP_SRCS:%.c=build/obj/%.o)

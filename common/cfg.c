@@ -26,9 +26,9 @@
 
 #include "cfg.h"
 #include "cfg_priv.h"
+#include "log.h"
 #include "util.h"
 
-#define CFG_MAX_FILE	(1024 * 1024)
 
 static const struct kname start_names[] = {
 	{ "TRIM_HORIZON", START_TRIM_HORIZON },
@@ -293,15 +293,49 @@ cfg_errors_free(struct cfg_errors *e)
 	e->n = 0;
 }
 
-int
-cfg_parse(struct cfg *cfg, const char *path, const char *text,
+/*
+ * A file with keys in it is a secret: the packaged directory is closed to
+ * others, and a file others can read is worth a line (never its content).
+ */
+static void
+warn_open_secrets(struct pctx *p)
+{
+	const char *warned[8];	/* files: there are two secret keys */
+	struct stat st;
+	size_t i, j, n = 0;
+
+	for (i = 0; i < cfg_nkeys; i++) {
+		const char *f = p->org[i].file;
+
+		if (!(cfg_keys[i].flags & KF_SECRET) || !p->org[i].set ||
+		    f == NULL || stat(f, &st) == -1 || !(st.st_mode & S_IROTH))
+			continue;
+		for (j = 0; j < n; j++)
+			if (strcmp(warned[j], f) == 0)
+				break;
+		if (j < n || n == sizeof(warned) / sizeof(warned[0]))
+			continue;
+		warned[n++] = f;
+		log_warnx("%s: readable by others, and it holds %s: make it "
+		    "mode 0640 or 0600", f, cfg_keys[i].name);
+	}
+}
+
+/*
+ * Parse text (as read from path). expanded_out (optional) receives the text
+ * with its includes in place, which is what the workers get; warn_open: say
+ * so when a file that holds a secret can be read by others.
+ */
+static int
+parse(struct cfg *cfg, const char *path, const char *text,
     char *const *overrides, size_t noverrides, int check_dirs,
-    struct cfg_errors *errs)
+    struct cfg_errors *errs, char **expanded_out, int warn_open)
 {
 	struct pctx p;
 	struct origin def;
+	struct buf ex;
 	config_t lc;
-	const char *slash, *ef;
+	const char *slash;
 	size_t i;
 	int ok;
 
@@ -327,38 +361,29 @@ cfg_parse(struct cfg *cfg, const char *path, const char *text,
 		    cfg_keys[i].def) == -1)
 			abort();
 
+	buf_init(&ex);
+	buf_reserve(&ex, 0);
+	ex.data[0] = '\0';
 	config_init(&lc);
-	config_set_include_dir(&lc, p.dir != NULL ? p.dir : ".");
-	if (config_read_string(&lc, text != NULL ? text : "") != CONFIG_TRUE) {
+	if (cfg_expand(&p, text != NULL ? text : "", &ex) == -1)
+		;	/* reported; the text is not parsed */
+	else if (config_read_string(&lc, ex.data) != CONFIG_TRUE) {
 		/* libconfig stops at the first syntax error: report it alone */
 		struct origin o;
 
 		memset(&o, 0, sizeof(o));
-		ef = config_error_file(&lc);
-		o.file = path;
-		if (ef != NULL) {
-			if (*ef == '/' || p.dir == NULL)
-				o.file = ef;
-			else {
-				char *n;
-
-				xasprintf(&n, "%s/%s", p.dir, ef);
-				p.names = xrealloc(p.names, (p.nnames + 1) *
-				    sizeof(*p.names));
-				p.names[p.nnames++] = n;
-				o.file = n;
-			}
-		}
-		o.line = config_error_line(&lc);
+		cfg_line_origin(&p, config_error_line(&lc), &o);
 		cfg_perr(&p, &o, "%s", config_error_text(&lc) ?
 		    config_error_text(&lc) : "syntax error");
 	} else {
-		cfg_scan_wide_ints(&p, text != NULL ? text : "");
+		cfg_scan_wide_ints(&p, ex.data);
 		cfg_walk(&p, config_root_setting(&lc));
 		for (i = 0; i < noverrides; i++)
 			cfg_apply_override(&p, overrides[i]);
 		default_key(cfg);
 		cfg_check_all(&p, check_dirs);
+		if (warn_open && p.nerrs == 0)
+			warn_open_secrets(&p);
 	}
 	config_destroy(&lc);
 
@@ -370,13 +395,28 @@ cfg_parse(struct cfg *cfg, const char *path, const char *text,
 	for (i = 0; i < p.ngrp; i++)
 		free(p.grp[i].name);
 	free(p.wide);
+	free(p.lfile);
+	free(p.lline);
 	free(p.dir);
 	free(p.org);
+	if (ok && expanded_out != NULL)
+		*expanded_out = ex.data;
+	else
+		buf_free(&ex);
 	if (!ok) {
 		cfg_free(cfg);
 		return -1;
 	}
 	return 0;
+}
+
+int
+cfg_parse(struct cfg *cfg, const char *path, const char *text,
+    char *const *overrides, size_t noverrides, int check_dirs,
+    struct cfg_errors *errs)
+{
+	return parse(cfg, path, text, overrides, noverrides, check_dirs, errs,
+	    NULL, 0);
 }
 
 int
@@ -395,6 +435,9 @@ cfg_load(struct cfg *cfg, const char *path, char *const *overrides,
 	if (read_file(path, &b, CFG_MAX_FILE) == -1) {
 		if (errno == EFBIG)
 			xasprintf(&msg, "%s: file too large (max 1M)", path);
+		else if (errno == EINVAL || errno == EISDIR)
+			/* a FIFO is refused, never waited on (read_file) */
+			xasprintf(&msg, "%s: not a regular file", path);
 		else
 			xasprintf(&msg, "%s: %s", path, strerror(errno));
 		goto fail;
@@ -403,12 +446,8 @@ cfg_load(struct cfg *cfg, const char *path, char *const *overrides,
 		xasprintf(&msg, "%s: not a text file (NUL byte)", path);
 		goto fail;
 	}
-	r = cfg_parse(cfg, path, b.data, overrides, noverrides, check_dirs,
-	    errs);
-	if (r == 0 && text_out != NULL) {
-		*text_out = b.data;
-		return 0;
-	}
+	r = parse(cfg, path, b.data, overrides, noverrides, check_dirs, errs,
+	    text_out, 1);
 	buf_free(&b);
 	return r;
 fail:

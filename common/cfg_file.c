@@ -46,9 +46,25 @@ vperr(struct pctx *p, const struct origin *o, const struct key *k,
 	memset(e, 0, sizeof(*e));
 	e->seq = p->nerrs++;
 	if (o->file == NULL) {
-		/* the command line: the -D argument says which key */
+		/* the command line: the -D argument says which key, and its
+		 * value only if it is a known setting that is no secret (a
+		 * misspelt secret_access_key must not reach syslog) */
+		const char *eq = o->ovr != NULL ? strchr(o->ovr, '=') : NULL;
+		const struct key *dk = NULL;
+		char *name;
+
+		if (eq != NULL) {
+			name = xstrndup(o->ovr, (size_t)(eq - o->ovr));
+			dk = cfg_find_key(name, NULL);
+			free(name);
+		}
 		e->rank = 2;
-		xasprintf(&e->msg, "-D %s: %s", o->ovr, msg ? msg : "?");
+		if (eq == NULL || (dk != NULL && !(dk->flags & KF_SECRET)))
+			xasprintf(&e->msg, "-D %s: %s", o->ovr != NULL ?
+			    o->ovr : "?", msg ? msg : "?");
+		else
+			xasprintf(&e->msg, "-D %.*s=(not shown): %s",
+			    (int)(eq - o->ovr), o->ovr, msg ? msg : "?");
 	} else {
 		e->rank = strcmp(o->file, p->path) == 0 ? 0 : 1;
 		e->file = xstrdup(o->file);
@@ -405,22 +421,22 @@ cfg_store_text(struct pctx *p, const struct key *k, const struct origin *o,
 	return store(p, k, o, &v);
 }
 
-/* ---- the file ---- */
+/* ---- @include ---- */
 
-/* The name to print for a setting: @include names are relative to dir. */
+/*
+ * Every @include is expanded here, once, into one text; libconfig never
+ * opens a file. The supervisor validates that text, compares it on reload
+ * and hands it to the workers, so a worker never runs with an include the
+ * supervisor did not check. Each line of the text keeps its file and line
+ * for the messages.
+ */
+
+/* A file name for messages, kept until the end of the parse. */
 static const char *
-setting_file(struct pctx *p, const config_setting_t *s)
+intern(struct pctx *p, char *name)
 {
-	const char *f = config_setting_source_file(s);
-	char *name;
 	size_t i;
 
-	if (f == NULL)
-		return p->path;
-	if (*f == '/' || p->dir == NULL)
-		name = xstrdup(f);
-	else
-		xasprintf(&name, "%s/%s", p->dir, f);
 	for (i = 0; i < p->nnames; i++)
 		if (strcmp(p->names[i], name) == 0) {
 			free(name);
@@ -429,6 +445,180 @@ setting_file(struct pctx *p, const config_setting_t *s)
 	p->names = xrealloc(p->names, (p->nnames + 1) * sizeof(*p->names));
 	p->names[p->nnames++] = name;
 	return name;
+}
+
+static void
+add_line(struct pctx *p, struct buf *out, const char *s, size_t len,
+    const char *file, int line)
+{
+	if (p->nlines == p->lcap) {
+		p->lcap = p->lcap ? p->lcap * 2 : 64;
+		p->lfile = xrealloc(p->lfile, p->lcap * sizeof(*p->lfile));
+		p->lline = xrealloc(p->lline, p->lcap * sizeof(*p->lline));
+	}
+	p->lfile[p->nlines] = file;
+	p->lline[p->nlines++] = line;
+	buf_add(out, s, len);
+	buf_addc(out, '\n');
+}
+
+/* "@include "name"" alone on its line (a comment may follow), as libconfig
+ * reads it: 1 with the name, else 0. */
+static int
+include_line(const char *s, size_t len, const char **name, size_t *nlen)
+{
+	const char *e = s + len, *q;
+
+	while (s < e && (*s == ' ' || *s == '\t'))
+		s++;
+	if ((size_t)(e - s) < 8 || strncmp(s, "@include", 8) != 0)
+		return 0;
+	for (s += 8; s < e && (*s == ' ' || *s == '\t'); s++)
+		;
+	if (s == e || *s != '"' || (q = memchr(s + 1, '"', (size_t)(e - s -
+	    1))) == NULL)
+		return 0;
+	*name = s + 1;
+	*nlen = (size_t)(q - s - 1);
+	for (q++; q < e && (*q == ' ' || *q == '\t' || *q == '\r'); q++)
+		;
+	return q == e || *q == '#' || (q + 1 < e && q[0] == '/' &&
+	    q[1] == '/');
+}
+
+/*
+ * Whether a block comment is open at the end of a line, given whether one
+ * was at its start: libconfig reads @include only outside comments (and a
+ * string never spans lines).
+ */
+static int
+comment_after(const char *s, size_t len, int open)
+{
+	const char *e = s + len;
+
+	while (s < e) {
+		if (open) {
+			if (s + 1 < e && s[0] == '*' && s[1] == '/') {
+				open = 0;
+				s += 2;
+			} else
+				s++;
+		} else if (*s == '"') {
+			for (s++; s < e && *s != '"'; s++)
+				if (*s == '\\' && s + 1 < e)
+					s++;
+			if (s < e)
+				s++;
+		} else if (*s == '#' || (s + 1 < e && s[0] == '/' &&
+		    s[1] == '/'))
+			return 0;
+		else if (s + 1 < e && s[0] == '/' && s[1] == '*') {
+			open = 1;
+			s += 2;
+		} else
+			s++;
+	}
+	return open;
+}
+
+static int
+expand(struct pctx *p, struct buf *out, const char *text, const char *file,
+    int depth)
+{
+	const char *s = text, *nl, *name;
+	struct origin o;
+	struct buf b;
+	size_t len, nlen;
+	char *path;
+	int line = 0, r = 0, incomment = 0;
+
+	while (*s != '\0') {
+		nl = strchr(s, '\n');
+		len = nl != NULL ? (size_t)(nl - s) : strlen(s);
+		line++;
+		if (incomment || !include_line(s, len, &name, &nlen)) {
+			add_line(p, out, s, len, file, line);
+			incomment = comment_after(s, len, incomment);
+			s += len + (nl != NULL);
+			continue;
+		}
+		s += len + (nl != NULL);
+		memset(&o, 0, sizeof(o));
+		o.file = file;
+		o.line = line;
+		/* relative names are beside the main file, as in libconfig */
+		if (*name == '/' || p->dir == NULL)
+			path = xstrndup(name, nlen);
+		else
+			xasprintf(&path, "%s/%.*s", p->dir, (int)nlen, name);
+		if (depth >= CFG_MAX_DEPTH) {
+			cfg_perr(p, &o, "@include nested too deep (max %d)",
+			    CFG_MAX_DEPTH);
+			free(path);
+			return -1;
+		}
+		buf_init(&b);
+		if (read_file(path, &b, CFG_MAX_FILE) == -1) {
+			if (errno == ENOENT)
+				cfg_perr(p, &o, "cannot open include file");
+			else if (errno == EINVAL || errno == EISDIR)
+				cfg_perr(p, &o, "cannot open include file: "
+				    "not a regular file");
+			else
+				cfg_perr(p, &o, "cannot open include file: %s",
+				    strerror(errno));
+			r = -1;
+		} else if (memchr(b.data, '\0', b.len) != NULL) {
+			cfg_perr(p, &o, "include file is not a text file "
+			    "(NUL byte)");
+			r = -1;
+		} else {
+			const char *f = intern(p, path);
+
+			path = NULL;	/* p->names owns it now */
+			if (expand(p, out, b.data, f, depth + 1) == -1)
+				r = -1;
+		}
+		free(path);
+		buf_free(&b);
+		if (r == -1)
+			return -1;
+		if (out->len > CFG_MAX_FILE) {
+			cfg_perr(p, &o, "configuration too large with its "
+			    "includes (max 1M)");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The text with its includes in place, or -1 (reported). */
+int
+cfg_expand(struct pctx *p, const char *text, struct buf *out)
+{
+	return expand(p, out, text, p->path, 0);
+}
+
+/* Where line (of the expanded text) came from. */
+void
+cfg_line_origin(const struct pctx *p, int line, struct origin *o)
+{
+	if (line >= 1 && (size_t)line <= p->nlines) {
+		o->file = p->lfile[line - 1];
+		o->line = p->lline[line - 1];
+	} else {
+		o->file = p->path;
+		o->line = line;
+	}
+}
+
+/* ---- the file ---- */
+
+static void
+setting_origin(const struct pctx *p, const config_setting_t *s,
+    struct origin *o)
+{
+	cfg_line_origin(p, (int)config_setting_source_line(s), o);
 }
 
 static int
@@ -456,7 +646,6 @@ cfg_scan_wide_ints(struct pctx *p, const char *t)
 	int line = 1;
 
 	memset(&o, 0, sizeof(o));
-	o.file = p->path;
 	while (*t != '\0') {
 		if (*t == '\n') {
 			line++;
@@ -519,7 +708,7 @@ cfg_scan_wide_ints(struct pctx *p, const char *t)
 				t++;
 			if (!wide)
 				continue;
-			o.line = line;
+			cfg_line_origin(p, line, &o);
 			cfg_perr(p, &o, "integer %.*s is too large (write %.*sL, "
 			    "or use a unit)", (int)(t - s), s, (int)(t - s), s);
 			p->wide = xrealloc(p->wide, (p->nwide + 1) *
@@ -560,12 +749,11 @@ take(struct pctx *p, size_t idx, config_setting_t *s)
 	struct val v;
 
 	memset(o, 0, sizeof(*o));
-	o->file = setting_file(p, s);
-	o->line = config_setting_source_line(s);
+	setting_origin(p, s, o);
 	o->set = 1;
 	memset(&v, 0, sizeof(v));
 	v.kind = setting_kind(s);
-	if (v.kind == V_INT && o->file == p->path && wide_line(p, o->line)) {
+	if (v.kind == V_INT && wide_line(p, config_setting_source_line(s))) {
 		o->bad = 1;		/* reported by scan_wide_ints */
 		return;
 	}
@@ -596,8 +784,7 @@ walk_group(struct pctx *p, config_setting_t *g)
 			take(p, idx, s);
 		else {
 			memset(&o, 0, sizeof(o));
-			o.file = setting_file(p, s);
-			o.line = config_setting_source_line(s);
+			setting_origin(p, s, &o);
 			cfg_perr(p, &o, "unknown setting \"%s\"", dotted);
 		}
 		free(dotted);
@@ -617,8 +804,7 @@ cfg_walk(struct pctx *p, config_setting_t *root)
 		s = config_setting_get_elem(root, i);
 		name = config_setting_name(s);
 		memset(&o, 0, sizeof(o));
-		o.file = setting_file(p, s);
-		o.line = config_setting_source_line(s);
+		setting_origin(p, s, &o);
 		o.set = 1;
 		if (cfg_is_group(name)) {
 			if (config_setting_type(s) != CONFIG_TYPE_GROUP) {

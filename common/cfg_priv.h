@@ -40,7 +40,8 @@ enum ktype {
 };
 
 #define KF_EMPTY_OK	0x01	/* "" is a meaningful value */
-#define KF_SECRET	0x02	/* never printed by cfg_dump */
+#define KF_SECRET	0x02	/* never printed: not by cfg_dump, not in an
+				 * error about a -D argument */
 
 struct kname {
 	const char	*name;
@@ -57,6 +58,9 @@ struct key {
 	int			(*check)(const char *, char *, size_t);
 	int			 flags;
 };
+
+#define CFG_MAX_FILE	(1024 * 1024)	/* a file, and the expanded text */
+#define CFG_MAX_DEPTH	10		/* @include in @include, as libconfig */
 
 /* Where a value came from, for messages and for the cross checks. */
 struct origin {
@@ -75,6 +79,8 @@ struct perr {
 	char		*msg;
 };
 
+struct buf;
+
 struct pctx {
 	struct cfg	*cfg;
 	const char	*path;
@@ -85,6 +91,10 @@ struct pctx {
 	size_t		 nnames;
 	int		*wide;		/* lines with a wrapped integer */
 	size_t		 nwide;
+	/* the text with every @include expanded: each line's origin */
+	const char	**lfile;
+	int		*lline;
+	size_t		 nlines, lcap;
 	struct perr	*errs;
 	size_t		 nerrs;
 	/* groups present (by name); only a few exist */
@@ -115,6 +125,8 @@ void	cfg_kerr(struct pctx *, const struct origin *, const struct key *,
 void	cfg_flush_errors(struct pctx *, struct cfg_errors *);
 int	cfg_store_text(struct pctx *, const struct key *,
 	    const struct origin *, const char *);
+int	cfg_expand(struct pctx *, const char *, struct buf *);
+void	cfg_line_origin(const struct pctx *, int, struct origin *);
 void	cfg_scan_wide_ints(struct pctx *, const char *);
 void	cfg_walk(struct pctx *, config_setting_t *);
 void	cfg_apply_override(struct pctx *, const char *);

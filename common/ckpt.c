@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,6 +36,35 @@ ckpt_path(char *out, size_t len, const char *state_dir, const char *dir,
 	return 0;
 }
 
+static struct json_object *
+parse_whole(const struct buf *b)
+{
+	struct json_tokener *tok;
+	struct json_object *j;
+	size_t end;
+
+	if (b->len == 0 || memchr(b->data, '\0', b->len) != NULL ||
+	    b->len > INT_MAX)
+		return NULL;
+	tok = json_tokener_new();
+	j = json_tokener_parse_ex(tok, b->data, (int)b->len);
+	end = json_tokener_get_parse_end(tok);
+	if (j == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(j, json_type_object)) {
+		if (j != NULL)
+			json_object_put(j);
+		json_tokener_free(tok);
+		return NULL;
+	}
+	json_tokener_free(tok);
+	for (; end < b->len; end++)
+		if (!isspace((unsigned char)b->data[end])) {
+			json_object_put(j);
+			return NULL;
+		}
+	return j;
+}
+
 int
 ckpt_read(const char *state_dir, const char *shard, struct ckpt *c)
 {
@@ -53,12 +83,16 @@ ckpt_read(const char *state_dir, const char *shard, struct ckpt *c)
 			buf_free(&b);
 			return 1;
 		}
-		log_warn("checkpoint %s", path);
+		if (errno == EINVAL)
+			log_warnx("checkpoint %s: not a regular file", path);
+		else
+			log_warn("checkpoint %s", path);
 		buf_free(&b);
 		return -1;
 	}
-	if ((j = json_tokener_parse(b.data)) == NULL ||
-	    !json_object_is_type(j, json_type_object)) {
+	/* the whole file is one JSON object: a NUL or anything after the
+	 * object is damage, not the end of the checkpoint */
+	if ((j = parse_whole(&b)) == NULL) {
 		log_warnx("checkpoint %s: not a JSON object", path);
 		goto out;
 	}
@@ -87,6 +121,11 @@ ckpt_read(const char *state_dir, const char *shard, struct ckpt *c)
 			goto out;
 		}
 		c->done = json_object_get_boolean(v);
+	}
+	/* only a shard found empty at its end has nothing to resume after */
+	if (c->pos.seq[0] == '\0' && !c->done) {
+		log_warnx("checkpoint %s: no seq", path);
+		goto out;
 	}
 	if (json_object_object_get_ex(j, "key", &v) &&
 	    json_object_is_type(v, json_type_string))
@@ -162,12 +201,25 @@ int
 ckpt_lock(const char *state_dir, const char *shard)
 {
 	char path[PATH_MAX];
+	struct stat st;
 	int fd;
 
 	if (ckpt_path(path, sizeof(path), state_dir, "locks", shard) == -1)
 		return -1;
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1)
+	/* O_NONBLOCK: a FIFO planted here must not hang the open */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0644)) == -1)
 		return -1;
+	/* what was opened must be a file of ours with no other name: never
+	 * a hard link to somebody else's file */
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || st.st_nlink != 1) {
+		log_warnx("lock %s: not a regular file of this user with one "
+		    "link; refusing it", path);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		int saved = errno;
 

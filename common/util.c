@@ -383,6 +383,52 @@ seq_cmp(const char *a, const char *b)
 	return c < 0 ? -1 : c > 0;
 }
 
+/*
+ * A directory the daemon keeps state in must be its own and closed to
+ * everyone else: whoever else can write into it can plant a symlink or a
+ * file that the daemon would then follow or trust. A symlink to such a
+ * directory is fine if the link itself is ours (an operator moving state to
+ * another disk); one made by somebody else is not.
+ */
+int
+dir_check(const char *path)
+{
+	struct stat st;
+	uid_t me = geteuid();
+
+	if (lstat(path, &st) == -1)
+		return -1;
+	if (S_ISLNK(st.st_mode)) {
+		if (st.st_uid != me) {
+			log_warnx("unsafe directory %s: a symlink owned by uid "
+			    "%u, not by this user (uid %u)", path,
+			    (unsigned)st.st_uid, (unsigned)me);
+			errno = EPERM;
+			return -1;
+		}
+		if (stat(path, &st) == -1)
+			return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_warnx("unsafe directory %s: not a directory", path);
+		errno = ENOTDIR;
+		return -1;
+	}
+	if (st.st_uid != me) {
+		log_warnx("unsafe directory %s: owned by uid %u, not by this "
+		    "user (uid %u)", path, (unsigned)st.st_uid, (unsigned)me);
+		errno = EPERM;
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_warnx("unsafe directory %s: writable by group or others "
+		    "(mode %04o)", path, (unsigned)(st.st_mode & 07777));
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 int
 mkdir_p(const char *path, mode_t mode)
 {
@@ -395,6 +441,8 @@ mkdir_p(const char *path, mode_t mode)
 		return -1;
 	}
 	memcpy(tmp, path, len + 1);
+	/* the parents may be anything (/tmp, /var/lib): only the directory
+	 * asked for is the daemon's own and checked */
 	for (p = tmp + 1; *p; p++) {
 		if (*p != '/')
 			continue;
@@ -405,7 +453,7 @@ mkdir_p(const char *path, mode_t mode)
 	}
 	if (mkdir(tmp, mode) == -1 && errno != EEXIST)
 		return -1;
-	return 0;
+	return dir_check(tmp);
 }
 
 int
@@ -431,8 +479,15 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) ==
-	    -1)
+	/*
+	 * Never through a symlink, never into a file somebody else made: a
+	 * stale temp file (a crash) is removed, not reused (unlink removes a
+	 * link, not its target), and the new one must be created by us.
+	 */
+	if (unlink(tmp) == -1 && errno != ENOENT)
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, mode)) == -1)
 		return -1;
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
@@ -473,13 +528,22 @@ fail:
 int
 read_file(const char *path, struct buf *b, size_t max)
 {
+	struct stat st;
 	int fd, saved;
 	char chunk[65536];
 	ssize_t n;
 
 	buf_reset(b);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/* O_NONBLOCK: a FIFO put where a file belongs must not hang us in
+	 * open() waiting for a writer; it is refused below */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return -1;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		goto fail;
+	}
 	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n == -1) {

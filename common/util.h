@@ -68,12 +68,20 @@ ssize_t	 base64_decode(const char *in, size_t len, unsigned char *out,
 int	 seq_cmp(const char *a, const char *b);
 int	 seq_valid(const char *s);		/* 1 if non-empty decimal <= 128 digits */
 
-/* Durable files. */
+/*
+ * Durable files. State directories are created with mkdir_p, which then
+ * requires the directory asked for (not its parents) to be a directory of
+ * this user that group and others cannot write (dir_check: 0, or -1 with
+ * errno EPERM or ENOTDIR after a log line saying why).
+ */
 int	 mkdir_p(const char *path, mode_t mode);
-/* write tmp, fsync, rename, fsync dir; 0 or -1 with errno */
+int	 dir_check(const char *path);
+/* write path.tmp (created anew, never through a symlink), fsync, rename,
+ * fsync dir; 0 or -1 with errno */
 int	 write_file_atomic(const char *path, const void *data, size_t len,
 	    mode_t mode);
-/* read a whole file (max bytes) into b; 0, or -1 with errno (ENOENT...) */
+/* read a whole regular file (max bytes) into b; 0, or -1 with errno (ENOENT,
+ * EFBIG; EINVAL or EISDIR for a FIFO, device or directory, never waited on) */
 int	 read_file(const char *path, struct buf *b, size_t max);
 int	 fsync_dir(const char *dir);
 

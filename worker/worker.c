@@ -13,7 +13,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -37,6 +36,7 @@
 #include "helper.h"
 #include "kinesis.h"
 #include "kpl.h"
+#include "localcopy.h"
 #include "log.h"
 #include "msg.h"
 #include "outbox.h"
@@ -60,12 +60,14 @@ static struct {
 	struct aws_ctx		 aws;
 	struct creds		*creds;
 	struct batch		 batch;
+	struct localcopy	 lc;
 	/* where reading stands: the last record consumed into the batch or
 	 * archived, and whether the whole Kinesis record is consumed */
 	struct pos		 pos;
 	int			 pos_complete;
 	int			 sigfd;
 	int			 stopping;
+	int			 reading;	/* a GetRecords is in flight */
 	uint64_t		 stop_deadline;
 	struct msg_stats	 stats;
 	uint64_t		 stats_sent_ms;
@@ -153,9 +155,9 @@ interrupted(void)
 
 /*
  * Checked by curl while a request is in flight: a stop (a signal, or the
- * supervisor gone) is noticed at once, and a transfer still running at the
- * stop deadline (an upload to a hung S3) is abandoned; the checkpoint has not
- * moved, so nothing is lost.
+ * supervisor gone) is noticed at once and ends a GetRecords there; another
+ * transfer still running at the stop deadline (an upload to a hung S3) is
+ * abandoned; the checkpoint has not moved, so nothing is lost.
  */
 static int
 abort_transfer(void)
@@ -167,7 +169,9 @@ abort_transfer(void)
 		last = now;
 		wait_events(0);
 	}
-	return w.stopping && now >= w.stop_deadline;
+	/* a read is worth nothing once we stop: what we hold gets flushed
+	 * now, not after a stalled GetRecords gave up */
+	return w.stopping && (w.reading || now >= w.stop_deadline);
 }
 
 static void
@@ -246,20 +250,15 @@ health_good(const char *service)
 		log_warn("report health to supervisor");
 }
 
+/* The object is in S3: a missing local copy loses nothing (localcopy.h). */
 static void
 local_copy(const char *key, const char *first_seq, const void *data,
     size_t len)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 1024];
-	struct dirent *de;
-	DIR *d;
 	char *name, *p;
-	struct old { char name[512]; struct timespec t; } *olds = NULL;
-	size_t n = 0, cap = 0, i, j;
 
 	if (w.cfg.local_keep <= 0)
 		return;
-	snprintf(dir, sizeof(dir), "%s/batches/%s", w.cfg.state_dir, w.shard);
 	name = xstrdup(key);
 	for (p = name; *p; p++)
 		if (*p == '/')
@@ -268,48 +267,30 @@ local_copy(const char *key, const char *first_seq, const void *data,
 		free(name);
 		xasprintf(&name, "%s.obj", first_seq);
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	lc_store(&w.lc, name, data, len);
 	free(name);
-	if (write_file_atomic(path, data, len, 0640) == -1) {
-		/* the object is in S3; a missing local copy loses nothing */
-		log_warn("local copy %s", path);
-		return;
-	}
-	/* keep the newest local_keep files */
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
+}
 
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= 512)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			olds = xrealloc(olds, cap * sizeof(*olds));
-		}
-		snprintf(olds[n].name, sizeof(olds[n].name), "%s", de->d_name);
-		olds[n++].t = st.st_mtim;
-	}
-	closedir(d);
-	while (n > (size_t)w.cfg.local_keep) {
-		size_t oldest = 0;
+/*
+ * A full disk when the outbox entry or the checkpoint is written: the local
+ * copies are expendable, they give their room. 1 if that is worth a second
+ * try (some copies were removed), with errno kept for the caller otherwise.
+ */
+static int
+room_freed(void)
+{
+	int saved = errno;
+	size_t gone;
 
-		for (i = 1; i < n; i++)
-			if (olds[i].t.tv_sec < olds[oldest].t.tv_sec ||
-			    (olds[i].t.tv_sec == olds[oldest].t.tv_sec &&
-			    olds[i].t.tv_nsec < olds[oldest].t.tv_nsec))
-				oldest = i;
-		snprintf(path, sizeof(path), "%s/%s", dir, olds[oldest].name);
-		if (unlink(path) == -1)
-			log_warn("remove old local copy %s", path);
-		for (j = oldest; j + 1 < n; j++)
-			olds[j] = olds[j + 1];
-		n--;
+	if (saved != ENOSPC && saved != EDQUOT)
+		return 0;
+	if ((gone = lc_prune(&w.lc, 0)) == 0) {
+		errno = saved;
+		return 0;
 	}
-	free(olds);
+	log_warnx("no space left in %s: dropped %zu local copies of this "
+	    "shard to go on archiving", w.cfg.state_dir, gone);
+	return 1;
 }
 
 static char *
@@ -774,7 +755,10 @@ flush(int shard_done)
 		msg = notification(keys[i].data, &o[i], stored[i]);
 		if (w.cfg.sns_topic_arn != NULL &&
 		    outbox_put(w.cfg.state_dir, w.shard, &o[i].first,
-		    &o[i].last, msg, fm[i].outbox, sizeof(fm[i].outbox)) == -1)
+		    &o[i].last, msg, fm[i].outbox, sizeof(fm[i].outbox)) == -1 &&
+		    (!room_freed() || outbox_put(w.cfg.state_dir, w.shard,
+		    &o[i].first, &o[i].last, msg, fm[i].outbox,
+		    sizeof(fm[i].outbox)) == -1))
 			fatal("outbox entry for s3://%s/%s", w.cfg.s3_bucket,
 			    keys[i].data);
 		free(msg);
@@ -786,7 +770,8 @@ flush(int shard_done)
 	ck.done = shard_done;
 	snprintf(ck.key, sizeof(ck.key), "%s", link.key);
 	snprintf(ck.sha256, sizeof(ck.sha256), "%s", link.sha256);
-	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
+	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1 &&
+	    (!room_freed() || ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1))
 		fatal("checkpoint for %s", w.shard);
 	w.prev = link;
 	memset(w.parents, 0, sizeof(w.parents));
@@ -1014,6 +999,83 @@ reposition(char **it, uint64_t *skip_sub, int *skip_valid)
 	return *it != NULL;
 }
 
+/*
+ * Is the shard really closed? Asked only when an answer came without a
+ * NextShardIterator and without ChildShards (kinesalite ends closed shards
+ * that way): 1 if ListShards gives it an EndingSequenceNumber, 0 if it is
+ * open (or not listed), -1 if ListShards failed.
+ */
+static int
+shard_closed(void)
+{
+	struct kinesis_shard *sh;
+	struct aws_result res;
+	size_t n, i;
+	int closed = 0;
+
+	aws_result_init(&res);
+	if (kinesis_list_shards(&w.aws, w.cfg.stream, &sh, &n, &res) == -1) {
+		log_warnx("ListShards: %s", aws_strerror(&res));
+		aws_result_free(&res);
+		return -1;
+	}
+	aws_result_free(&res);
+	for (i = 0; i < n; i++)
+		if (strcmp(sh[i].id, w.shard) == 0)
+			closed = sh[i].ending_seq != NULL;
+	kinesis_shards_free(sh, n);
+	return closed;
+}
+
+/*
+ * An answer is used only if it makes sense where we stand: every record
+ * after the position and after the record before it (an endpoint that starts
+ * over at an earlier sequence number must not get records archived twice,
+ * nor the checkpoint moved backwards; the only record allowed at the
+ * position is the aggregate we resume inside of), and no end of the shard
+ * unless the shard did end. NULL if it is good, else why not (for the log).
+ */
+static const char *
+bad_answer(const struct kinesis_records *recs, int skip_valid, int *done,
+    char *why, size_t whylen)
+{
+	const char *prev = w.pos.seq[0] != '\0' ? w.pos.seq : NULL;
+	size_t i;
+	int c;
+
+	*done = 0;
+	for (i = 0; i < recs->n; i++) {
+		const char *seq = recs->recs[i].seq;
+
+		if (prev != NULL && ((c = seq_cmp(seq, prev)) < 0 ||
+		    (c == 0 && !(i == 0 && skip_valid)))) {
+			snprintf(why, whylen, "record %.60s is not after %.60s",
+			    seq, prev);
+			return why;
+		}
+		prev = seq;
+	}
+	if (recs->next_iterator != NULL)
+		return NULL;
+	if (recs->nchild > 0) {
+		*done = 1;
+		return NULL;
+	}
+	switch (shard_closed()) {
+	case 1:
+		*done = 1;
+		return NULL;
+	case 0:
+		snprintf(why, whylen, "no NextShardIterator, but the shard is "
+		    "open");
+		return why;
+	default:
+		snprintf(why, whylen, "no NextShardIterator, and ListShards "
+		    "cannot tell whether the shard is closed");
+		return why;
+	}
+}
+
 static void
 read_loop(void)
 {
@@ -1021,7 +1083,9 @@ read_loop(void)
 	struct aws_result res;
 	char *it, *resource;
 	uint64_t skip_sub = 0, next_call = 0, last_call = 0, min_gap, now;
-	int skip_valid = 0, readers = 1 + w.cfg.read_other_readers, r;
+	int skip_valid = 0, readers = 1 + w.cfg.read_other_readers, r, done = 0;
+	char whybuf[200];
+	const char *why;
 	unsigned throttles = 0, errors = 0;
 	size_t i;
 
@@ -1053,10 +1117,37 @@ read_loop(void)
 		}
 		w.stats.getrecords_calls++;
 		last_call = now_ms();
+		w.reading = 1;
 		r = kinesis_get_records(&w.aws, it, w.cfg.read_max_records, &recs,
 		    &res);
+		w.reading = 0;
 		/* whatever the answer, the budget counts the call */
 		next_call = last_call + min_gap;
+		if (r == -1 && w.stopping)
+			break;		/* cut short by the stop: flush now */
+		if (r == 0 && (why = bad_answer(&recs, skip_valid, &done,
+		    whybuf, sizeof(whybuf))) != NULL) {
+			uint64_t d = backoff_ms(errors++, ERROR_BASE_MS,
+			    ERROR_CAP_MS);
+
+			/* nothing of it is used: read again from where we
+			 * stand, with a fresh iterator */
+			w.stats.bad_records++;
+			log_warnx("GetRecords: bad answer: %s; reading again "
+			    "after %s in %llu ms", why, w.pos.seq[0] ?
+			    w.pos.seq : "the start", (unsigned long long)d);
+			kinesis_records_free(&recs);
+			free(it);
+			it = NULL;
+			wait_events(d);
+			if (w.stopping)
+				break;
+			if ((it = get_iterator(&skip_sub, &skip_valid)) == NULL)
+				break;
+			if (now_ms() + min_gap > next_call)
+				next_call = now_ms() + min_gap;
+			continue;
+		}
 		if (r == -1) {
 			uint64_t d;
 
@@ -1146,7 +1237,7 @@ read_loop(void)
 		    batch_expired(&w.batch, now_ms()) && flush(0) == -1)
 			exit(EX_FATAL);
 		send_stats(0);
-		if (it == NULL && !w.reposition && mark_done() == 0) {
+		if (done && !w.reposition && mark_done() == 0) {
 			aws_result_free(&res);
 			free(resource);
 			exit(EX_OK_);
@@ -1477,6 +1568,8 @@ main(int argc, char *argv[])
 	snprintf(dir, sizeof(dir), "%s/batches/%s", w.cfg.state_dir, w.shard);
 	if (mkdir_p(dir, 0750) == -1)
 		fatal("mkdir %s", dir);
+	lc_init(&w.lc, dir, w.cfg.local_keep > 0 ? (size_t)w.cfg.local_keep :
+	    0);
 	snprintf(dir, sizeof(dir), "%s/locks", w.cfg.state_dir);
 	if (mkdir_p(dir, 0750) == -1)
 		fatal("mkdir %s", dir);
@@ -1572,6 +1665,7 @@ main(int argc, char *argv[])
 	r = flush(0);
 	send_stats(1);
 	batch_free(&w.batch);
+	lc_free(&w.lc);
 	aws_ctx_free(&w.aws);
 	creds_free(w.creds);
 	cfg_free(&w.cfg);

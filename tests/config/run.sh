@@ -56,7 +56,12 @@ check() {
 	set +f
 }
 
-for f in "$dir"/good/*.conf; do
+# The good files are checked as an operator keeps them: copies closed to
+# others (a file with keys that others can read gets a warning, below).
+mkdir "$tmp/good"
+cp "$dir"/good/* "$tmp/good/"
+chmod 600 "$tmp"/good/*
+for f in "$tmp"/good/*.conf; do
 	name=good/$(basename "$f" .conf)
 	check "$f"
 	printf 'configuration OK\n' >"$tmp/want"
@@ -89,6 +94,49 @@ for f in "$dir"/bad/*.conf; do
 		diff -u "$want" "$tmp/err" | comment
 	fi
 done
+
+# Issue 12 item 2: a file with keys that others can read is accepted with
+# one warning that names it and never shows a key; closed, no warning.
+secret=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+cp "$dir/good/full.conf" "$tmp/open.conf"
+chmod 644 "$tmp/open.conf"
+check "$tmp/open.conf"
+if [ $rc -eq 0 ] && grep -qx 'configuration OK' "$tmp/out" &&
+    [ "$(grep -c . "$tmp/err")" -eq 1 ] &&
+    grep -q "$tmp/open.conf: .*readable by others" "$tmp/err" &&
+    ! grep -q "$secret" "$tmp/err"; then
+	ok "a file with keys readable by others: one warning, no key shown"
+else
+	not_ok "a file with keys readable by others: one warning, no key shown"
+	echo "# exit status $rc (want 0)"
+	sed "s|$secret|<secret>|g" "$tmp/err" | comment
+fi
+
+# Issue 12 item 2: the value of an unknown or secret setting given with -D
+# is never printed, whatever is wrong with it.
+"$keeper" -n -D "credentials.secret_acces_key=$secret" \
+    "$tmp/good/minimal.conf" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 78 ] && ! grep -q "$secret" "$tmp/err" &&
+    [ "$(grep -c 'unknown setting "credentials.secret_acces_key"' \
+    "$tmp/err")" -eq 1 ]; then
+	ok "-D with a misspelt secret key: reported without its value"
+else
+	not_ok "-D with a misspelt secret key: reported without its value"
+	echo "# exit status $rc (want 78)"
+	sed "s|$secret|<secret>|g" "$tmp/err" | comment
+fi
+"$keeper" -n -D "credentials.secret_access_key=$secret" \
+    "$tmp/good/minimal.conf" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 78 ] && ! grep -q "$secret" "$tmp/err" &&
+    grep -q 'secret_access_key' "$tmp/err"; then
+	ok "-D with a secret key alone: the error does not show it"
+else
+	not_ok "-D with a secret key alone: the error does not show it"
+	echo "# exit status $rc (want 78)"
+	sed "s|$secret|<secret>|g" "$tmp/err" | comment
+fi
 
 # The shipped example must pass as it is, except for a state_dir that
 # cannot be created on this machine.

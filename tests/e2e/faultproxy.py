@@ -26,12 +26,18 @@ AWS error, e.g. status=403, code="AccessDenied"), drop (close without answering;
 mode="reset" sends a TCP RST), stall (delay by `seconds`, then forward, or
 with mode="close" close without answering),
 corrupt (forward, then mode = truncate | garble | types | base64 |
-trailing | pk-ctrl | pk-utf8 | deep | huge), expired
+trailing | pk-ctrl | pk-utf8 | deep | huge | no-next | repeat), expired
 (ExpiredIteratorException), html (200 with an HTML page).
 A rule applies to the next `count` matching requests, and/or during a time
 window (`delay` seconds from now, for `duration` seconds), to every `every`-th
 match (counted per shard), and with need_records=True only to GetRecords
 responses that carry records (so a corruption always hits real data).
+
+The last two are answers that parse but lie: no-next drops the
+NextShardIterator (and any ChildShards) as if an open shard had ended;
+repeat serves the records of that shard's previous answer with records again
+(an endpoint that started over at an earlier sequence number), keeping the
+current NextShardIterator.
 
 Every request is recorded (p.log(...)): monotonic arrival time, service, op,
 shard, status, the fault applied, and for GetRecords the number of records,
@@ -142,6 +148,7 @@ class FaultProxy:
         self.rules = []
         self.records = []
         self.iterators = {}     # Kinesis iterator -> shard id
+        self.last_records = {}  # shard -> Records of its last good answer
         self.stopping = threading.Event()
         self.conns = set()
         proxy = self
@@ -506,6 +513,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except ValueError:
             return status, headers, data[:max(1, len(data) // 2)]
         recs = j.get("Records") if isinstance(j, dict) else None
+        if mode == "no-next" and isinstance(j, dict):
+            j["NextShardIterator"] = None
+            j.pop("ChildShards", None)
+            return status, headers, json.dumps(j).encode()
+        if mode == "repeat" and isinstance(j, dict):
+            with self.proxy.lock:
+                old = self.proxy.last_records.get(self._req.get("shard"))
+            if old:
+                j["Records"] = old
+            return status, headers, json.dumps(j).encode()
         if mode == "base64":
             if recs:
                 recs[len(recs) // 2]["Data"] = "@@not*base64@@!"
@@ -605,7 +622,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if req["service"] == "kinesis" and status == 200 and \
                     req["op"] in ("GetRecords", "GetShardIterator"):
                 info = self._kinesis_info(req, data)
+            recs = info.pop("_records", None)
             rule, n = p._pick(req, "post", info.get("nrec", 0) > 0)
+            self._req = req
+            if rule is None and recs:
+                with p.lock:
+                    p.last_records[req.get("shard")] = recs
             if rule is not None:
                 rec["fault"] = rule.action + (":" + (rule.mode or "truncate")
                                               if rule.action == "corrupt"
@@ -645,7 +667,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         shard = req.get("shard")
         self.proxy._learn_iterator(j.get("NextShardIterator"), shard)
         recs = j.get("Records") or []
-        return {"nrec": len(recs),
+        return {"nrec": len(recs), "_records": recs,
                 "data_bytes": sum(_b64_len(r.get("Data")) for r in recs),
                 "first_seq": recs[0].get("SequenceNumber") if recs else None,
                 "last_seq": recs[-1].get("SequenceNumber") if recs else None,

@@ -16,6 +16,7 @@ import os
 import re
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -117,6 +118,26 @@ def archived(moto, keeper, stream, bucket, put, label, more=None):
     kf.verify_archive(moto, bucket, stream, PREFIX, put, label)
 
 
+def check_certs(tmp, ca, other_ca, server, wrong):
+    """The fixtures are what the scenarios assume (issue 12 item 16: this
+    used to be ok(True)): server verifies with ca, not with other_ca, and
+    names 127.0.0.1 while wrong does not. True, or a string saying what is
+    off."""
+    def verify(cafile, cert, *extra):
+        return subprocess.run(["openssl", "verify", "-CAfile", cafile] +
+                              list(extra) + [cert], capture_output=True,
+                              timeout=30, cwd=tmp).returncode == 0
+    if not verify(ca[0], server[0]):
+        return "server certificate does not verify against the test CA"
+    if verify(other_ca[0], server[0]):
+        return "server certificate verifies against the other CA"
+    if not verify(ca[0], server[0], "-verify_ip", "127.0.0.1"):
+        return "server certificate is not for 127.0.0.1"
+    if verify(ca[0], wrong[0], "-verify_ip", "127.0.0.1"):
+        return "wrong-name certificate is valid for 127.0.0.1"
+    return True
+
+
 def scenario():
     kk.become_subreaper()
     if not kf.have_binaries():
@@ -132,7 +153,12 @@ def scenario():
         server = kf.make_server_cert(tmp, ca, "moto-127", "IP:127.0.0.1")
         wrong = kf.make_server_cert(tmp, ca, "wrong-name",
                                     "DNS:not-this-host.invalid")
-        ok(True, "test CA and certificates made with openssl")
+        made = check_certs(tmp, ca, other_ca, server, wrong)
+        ok(made, "test CA and certificates made with openssl: the server "
+           "certificate verifies against its CA only, for 127.0.0.1 only",
+           made)
+        if not made:
+            return
         with kf.TlsMoto(server[0], server[1], ca[0]) as moto:
             run(moto, tmp, ca, other_ca, wrong)
     finally:

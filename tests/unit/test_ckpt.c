@@ -141,6 +141,62 @@ test_ckpt_rw(void)
 	    "ckpt_write: missing directory fails");
 }
 
+/* Write len bytes (NULs included) as the checkpoint of "corrupt". */
+static int
+read_bytes(const char *data, size_t len, struct ckpt *c)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/checkpoints/corrupt", state);
+	if (write_file_atomic(p, data, len, 0644) == -1)
+		T_OK(0, "write %s: %s", p, strerror(errno));
+	return ckpt_read(state, "corrupt", c);
+}
+
+/*
+ * Issue 12 item 14: the whole file is the checkpoint. "{}" then a NUL then
+ * the real content used to read as an empty checkpoint (the file length was
+ * ignored), so the shard restarted from start_position: with LATEST, a loss.
+ */
+static void
+test_ckpt_whole_file(void)
+{
+	static const char nul[] = "{}\0{\"seq\":\"7\",\"done\":false}";
+	static const char nul2[] = "{\"seq\":\"7\"}\0garbage";
+	struct ckpt c;
+	char p[PATH_MAX];
+
+	T_INTEQ(read_bytes(nul, sizeof(nul) - 1, &c), -1,
+	    "checkpoint {}\\0{...} (a NUL inside) -> -1, not empty");
+	T_INTEQ(read_bytes(nul2, sizeof(nul2) - 1, &c), -1,
+	    "checkpoint with a NUL and bytes after the object -> -1");
+	T_INTEQ(read_text("{\"seq\":\"7\"}{\"seq\":\"1\"}", &c), -1,
+	    "checkpoint: a second object after the first -> -1");
+	T_INTEQ(read_text("{\"seq\":\"7\"} x", &c), -1,
+	    "checkpoint: trailing garbage -> -1");
+	T_INTEQ(read_text("{}", &c), -1,
+	    "checkpoint: no seq and not done -> -1");
+	T_INTEQ(read_text("{\"done\":false,\"shard\":\"x\"}", &c), -1,
+	    "checkpoint: no seq, done false -> -1");
+	T_INTEQ(read_text("{\"done\":true}", &c), 0,
+	    "checkpoint: no seq but done (an empty closed shard) is fine");
+	T_INTEQ(read_text("{\"seq\":\"7\"}\n", &c), 0,
+	    "checkpoint: trailing newline is fine");
+	T_STREQ(c.pos.seq, "7", "checkpoint with a trailing newline: seq 7");
+
+	/* Issue 12 item 8: a FIFO as the checkpoint is refused, at once */
+	snprintf(p, sizeof(p), "%s/checkpoints/fifo", state);
+	if (mkfifo(p, 0600) == -1)
+		T_OK(0, "mkfifo: %s", strerror(errno));
+	else {
+		alarm(10);	/* a hang fails the test, not the suite */
+		T_INTEQ(ckpt_read(state, "fifo", &c), -1,
+		    "checkpoint that is a FIFO: -1 without blocking");
+		alarm(0);
+		unlink(p);
+	}
+}
+
 static void
 test_ckpt_corrupt(void)
 {
@@ -202,6 +258,7 @@ test_ckpt_corrupt(void)
 	 */
 	T_INTEQ(read_text("{\"seq\":\"5\",\"sub\":18446744073709551615}", &c),
 	    -1, "corrupt checkpoint: sub beyond int64 -> -1");
+	test_ckpt_whole_file();
 }
 
 /* pos_cmp of two positions given by their parts */
@@ -568,6 +625,78 @@ test_outbox(void)
 	T_INTEQ(drain_leaks, 0, "outbox_drain leaks nothing");
 }
 
+/*
+ * Issue 12 item 1: a symlink planted where a state file goes is never
+ * followed. The checkpoint's temp name pointing at a file of somebody else
+ * used to be opened with O_CREAT|O_TRUNC: the checkpoint JSON went into that
+ * file and the checkpoint became the link.
+ */
+static void
+test_symlinks(void)
+{
+	char victim[PATH_MAX], link[PATH_MAX], ck[PATH_MAX];
+	struct ckpt c;
+	struct buf b;
+	struct stat st;
+	int fd;
+
+	snprintf(victim, sizeof(victim), "%s/victim", state);
+	if (write_file_atomic(victim, "precious\n", 9, 0600) == -1)
+		T_OK(0, "write %s: %s", victim, strerror(errno));
+	snprintf(link, sizeof(link), "%s/checkpoints/%s.tmp", state,
+	    "shardId-sym");
+	snprintf(ck, sizeof(ck), "%s/checkpoints/%s", state, "shardId-sym");
+	if (symlink(victim, link) == -1)
+		T_OK(0, "symlink: %s", strerror(errno));
+	set_ckpt("shardId-sym", "42", 0, 0, 0);
+	buf_init(&b);
+	T_OK(read_file(victim, &b, 100) == 0 && strcmp(b.data,
+	    "precious\n") == 0, "a symlink as the temp name: its target is "
+	    "untouched");
+	T_OK(lstat(ck, &st) == 0 && S_ISREG(st.st_mode),
+	    "the checkpoint is a regular file, not the planted link");
+	T_OK(ckpt_read(state, "shardId-sym", &c) == 0 &&
+	    strcmp(c.pos.seq, "42") == 0, "and it holds the checkpoint");
+	T_OK(lstat(link, &st) == -1 && errno == ENOENT,
+	    "the planted link is gone");
+
+	/* a lock file that is a link to somebody else's file */
+	snprintf(link, sizeof(link), "%s/locks/shardId-sym", state);
+	unlink(victim);
+	if (symlink(victim, link) == -1)
+		T_OK(0, "symlink: %s", strerror(errno));
+	fd = ckpt_lock(state, "shardId-sym");
+	T_OK(fd == -1 && errno == ELOOP,
+	    "ckpt_lock through a symlink is refused (ELOOP)");
+	T_OK(lstat(victim, &st) == -1 && errno == ENOENT,
+	    "ckpt_lock created nothing at the link's target");
+	if (fd != -1)
+		close(fd);
+	unlink(link);
+
+	/* a hard link to another file, or a FIFO, as the lock file */
+	write_file_atomic(victim, "precious\n", 9, 0600);
+	if (linkat(AT_FDCWD, victim, AT_FDCWD, link, 0) == -1)
+		T_OK(0, "link: %s", strerror(errno));
+	fd = ckpt_lock(state, "shardId-sym");
+	T_OK(fd == -1 && errno == EPERM,
+	    "ckpt_lock on a hard link to another file is refused");
+	if (fd != -1)
+		close(fd);
+	unlink(link);
+	if (mkfifo(link, 0600) == -1)
+		T_OK(0, "mkfifo: %s", strerror(errno));
+	alarm(10);
+	fd = ckpt_lock(state, "shardId-sym");
+	alarm(0);
+	T_OK(fd == -1 && errno == EPERM,
+	    "ckpt_lock on a FIFO is refused without blocking");
+	if (fd != -1)
+		close(fd);
+	unlink(link);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -581,6 +710,7 @@ main(void)
 	test_ckpt_corrupt();
 	test_pos_cmp();
 	test_lock();
+	test_symlinks();
 	test_outbox();
 	rm_rf(state);
 	return t_done();

@@ -285,6 +285,117 @@ test_files(void)
 	rm_rf(dir);
 }
 
+/*
+ * Issue 12 item 1: state directories and files as if an attacker set up
+ * state_dir. A directory of another user or one that group or others can
+ * write is refused; a temp name that is a symlink is never followed.
+ */
+static void
+test_unsafe_dirs(void)
+{
+	char tmpl[] = "/tmp/kk-test-unsafe.XXXXXX", *dir, path[PATH_MAX],
+	    sub[PATH_MAX], link[PATH_MAX + 16];
+	struct buf b;
+	struct stat st;
+	int root = geteuid() == 0;
+
+	if ((dir = mkdtemp(tmpl)) == NULL) {
+		T_OK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	buf_init(&b);
+	snprintf(sub, sizeof(sub), "%s/checkpoints", dir);
+	T_INTEQ(mkdir_p(sub, 0750), 0, "mkdir_p: a new private directory");
+	T_INTEQ(dir_check(sub), 0, "dir_check: ours, mode 0750");
+
+	chmod(sub, 0777);
+	errno = 0;
+	T_INTEQ(mkdir_p(sub, 0750), -1,
+	    "mkdir_p: an existing directory with mode 0777 is refused");
+	T_INTEQ(errno, EPERM, "mkdir_p: mode 0777 is EPERM");
+	chmod(sub, 0770);
+	T_INTEQ(mkdir_p(sub, 0750), -1,
+	    "mkdir_p: a group-writable directory is refused");
+	chmod(sub, 0755);
+	T_INTEQ(mkdir_p(sub, 0750), 0,
+	    "mkdir_p: readable by others but writable only by us is fine");
+
+	/* a file where the directory should be */
+	snprintf(path, sizeof(path), "%s/plain", dir);
+	write_file_atomic(path, "x", 1, 0600);
+	errno = 0;
+	T_INTEQ(mkdir_p(path, 0750), -1, "mkdir_p: a file in the way");
+	T_INTEQ(errno, ENOTDIR, "mkdir_p: a file in the way is ENOTDIR");
+
+	/* a symlink of ours to a private directory of ours: an operator's
+	 * move of state to another disk */
+	snprintf(link, sizeof(link), "%s/moved", dir);
+	if (symlink(sub, link) == -1)
+		T_OK(0, "symlink: %s", strerror(errno));
+	T_INTEQ(mkdir_p(link, 0750), 0,
+	    "mkdir_p: our symlink to our private directory is fine");
+
+	if (root) {
+		/* another user's directory, and another user's symlink */
+		if (chown(sub, 65534, 65534) == -1)
+			T_OK(0, "chown: %s", strerror(errno));
+		errno = 0;
+		T_INTEQ(mkdir_p(sub, 0750), -1,
+		    "mkdir_p: a directory of another user is refused");
+		T_INTEQ(errno, EPERM, "mkdir_p: another owner is EPERM");
+		T_INTEQ(mkdir_p(link, 0750), -1,
+		    "mkdir_p: our symlink to another user's directory is "
+		    "refused");
+		if (chown(sub, 0, 0) == -1)
+			T_OK(0, "chown: %s", strerror(errno));
+		if (lchown(link, 65534, 65534) == -1)
+			T_OK(0, "lchown: %s", strerror(errno));
+		T_INTEQ(mkdir_p(link, 0750), -1,
+		    "mkdir_p: a symlink made by another user is refused");
+	} else
+		printf("# not root: the other-owner checks are not run\n");
+
+	/* write_file_atomic never writes through a planted temp link */
+	snprintf(path, sizeof(path), "%s/victim", dir);
+	write_file_atomic(path, "precious", 8, 0600);
+	snprintf(link, sizeof(link), "%s/ckpt.tmp", sub);
+	if (symlink(path, link) == -1)
+		T_OK(0, "symlink: %s", strerror(errno));
+	snprintf(link, sizeof(link), "%s/ckpt", sub);
+	T_INTEQ(write_file_atomic(link, "{}", 2, 0640), 0,
+	    "write_file_atomic: a symlink as the temp name is replaced");
+	T_OK(read_file(path, &b, 100) == 0 && strcmp(b.data, "precious") ==
+	    0, "write_file_atomic: the link's target is untouched");
+	T_OK(lstat(link, &st) == 0 && S_ISREG(st.st_mode) &&
+	    read_file(link, &b, 100) == 0 && strcmp(b.data, "{}") == 0,
+	    "write_file_atomic: the file is a regular file with our data");
+	/* a stale temp file of a crash is replaced, not appended to */
+	snprintf(link, sizeof(link), "%s/ckpt.tmp", sub);
+	write_file_atomic(path, "stale stale stale", 17, 0600);
+	rename(path, link);
+	snprintf(link, sizeof(link), "%s/ckpt", sub);
+	T_OK(write_file_atomic(link, "ab", 2, 0640) == 0 &&
+	    read_file(link, &b, 100) == 0 && strcmp(b.data, "ab") == 0,
+	    "write_file_atomic: a stale temp file does not leak into the "
+	    "result");
+
+	/* Issue 12 item 8: a FIFO is refused at once, never waited on */
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	if (mkfifo(path, 0600) == -1)
+		T_OK(0, "mkfifo: %s", strerror(errno));
+	alarm(10);	/* a hang ends the binary: counted as a failure */
+	errno = 0;
+	T_INTEQ(read_file(path, &b, 100), -1, "read_file: a FIFO is refused");
+	T_INTEQ(errno, EINVAL, "read_file: a FIFO is EINVAL");
+	alarm(0);
+	errno = 0;
+	T_INTEQ(read_file(dir, &b, 100), -1, "read_file: a directory");
+	T_INTEQ(errno, EISDIR, "read_file: a directory is EISDIR");
+
+	buf_free(&b);
+	rm_rf(dir);
+}
+
 static void
 test_backoff(void)
 {
@@ -451,6 +562,7 @@ main(void)
 	test_base64();
 	test_seq();
 	test_files();
+	test_unsafe_dirs();
 	test_backoff();
 	test_safe_component();
 	test_iso8601();
