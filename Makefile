@@ -39,7 +39,8 @@ COMMON_SRCS = common/archive.c common/log.c common/util.c common/cfg.c common/cf
 	      common/jsonscan.c common/sigv4.c common/msg.c common/http.c \
 	      common/aws.c common/creds.c common/pos.c common/ckpt.c \
 	      common/outbox.c common/kinesis.c common/kinesis_parse.c \
-	      common/s3.c common/sns.c common/sts.c common/health.c
+	      common/s3.c common/sns.c common/sts.c common/health.c \
+	      common/cloudwatch.c
 SUP_SRCS    = supervisor/keeper.c supervisor/slot.c supervisor/status.c \
 	      supervisor/check.c supervisor/chain.c supervisor/verify.c
 # the supervisor's network helpers (helper.c, metrics.c) are a mode of the

@@ -1,7 +1,8 @@
 /*
  * metrics.c: per-shard metric accumulation, statsd lines over UDP and
- * CloudWatch PutMetricData (dimensions StreamName and ShardId, plus
- * stream-level aggregates with StreamName only).
+ * CloudWatch datums every interval (dimensions StreamName and ShardId, plus
+ * stream-level aggregates with StreamName only; the request itself is
+ * common/cloudwatch.c).
  */
 #include <sys/socket.h>
 
@@ -13,11 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cloudwatch.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
-
-#define CW_BATCH	20	/* datums per PutMetricData request */
 
 enum { M_RECORDS_READ, M_BYTES_READ, M_GETRECORDS_CALLS, M_GETRECORDS_THROTTLED,
 	M_MILLIS_BEHIND, M_BATCHES_FLUSHED, M_BATCH_RECORDS, M_BATCH_BYTES,
@@ -267,53 +267,21 @@ static void
 datum(struct buf *b, int *idx, const struct cfg *cfg, const char *shard,
     const struct acc *a, int id)
 {
-	char k[96], v[64];
-	int i = ++*idx;
+	struct cw_datum d;
 
-	snprintf(k, sizeof(k), "MetricData.member.%d.MetricName", i);
-	aws_form_add(b, k, defs[id].name);
-	/* the data points belong to this push's interval, not to whenever
-	 * CloudWatch receives them */
-	snprintf(k, sizeof(k), "MetricData.member.%d.Timestamp", i);
-	aws_form_add(b, k, m.push_ts);
-	snprintf(k, sizeof(k), "MetricData.member.%d.Unit", i);
-	aws_form_add(b, k, defs[id].unit);
-	snprintf(k, sizeof(k), "MetricData.member.%d.Dimensions.member.1.Name", i);
-	aws_form_add(b, k, "StreamName");
-	snprintf(k, sizeof(k), "MetricData.member.%d.Dimensions.member.1.Value",
-	    i);
-	aws_form_add(b, k, cfg->stream);
-	if (shard != NULL) {
-		snprintf(k, sizeof(k),
-		    "MetricData.member.%d.Dimensions.member.2.Name", i);
-		aws_form_add(b, k, "ShardId");
-		snprintf(k, sizeof(k),
-		    "MetricData.member.%d.Dimensions.member.2.Value", i);
-		aws_form_add(b, k, shard);
-	}
+	memset(&d, 0, sizeof(d));
+	d.name = defs[id].name;
+	d.unit = defs[id].unit;
+	d.timestamp = m.push_ts;
+	d.stream = cfg->stream;
+	d.shard = shard;
+	d.value = a->sum[id];
 	if (defs[id].set && a->n[id] > 0) {
-		/* a statistic set keeps min/max/average of the samples */
-		snprintf(k, sizeof(k),
-		    "MetricData.member.%d.StatisticValues.SampleCount", i);
-		snprintf(v, sizeof(v), "%llu", (unsigned long long)a->n[id]);
-		aws_form_add(b, k, v);
-		snprintf(k, sizeof(k), "MetricData.member.%d.StatisticValues.Sum",
-		    i);
-		snprintf(v, sizeof(v), "%.0f", a->sum[id]);
-		aws_form_add(b, k, v);
-		snprintf(k, sizeof(k),
-		    "MetricData.member.%d.StatisticValues.Minimum", i);
-		snprintf(v, sizeof(v), "%.0f", a->min[id]);
-		aws_form_add(b, k, v);
-		snprintf(k, sizeof(k),
-		    "MetricData.member.%d.StatisticValues.Maximum", i);
-		snprintf(v, sizeof(v), "%.0f", a->max[id]);
-		aws_form_add(b, k, v);
-	} else {
-		snprintf(k, sizeof(k), "MetricData.member.%d.Value", i);
-		snprintf(v, sizeof(v), "%.0f", a->sum[id]);
-		aws_form_add(b, k, v);
+		d.count = a->n[id];
+		d.min = a->min[id];
+		d.max = a->max[id];
 	}
+	cw_add(b, ++*idx, &d);
 }
 
 static int
@@ -322,11 +290,10 @@ put_batch(struct aws_ctx *ctx, struct buf *b)
 	struct aws_result res;
 	int r;
 
-	aws_form_add(b, "Version", "2010-08-01");
 	aws_result_init(&res);
-	/* bounded: metrics never hold up archiving (the supervisor's loop
-	 * waits meanwhile), so one short attempt */
-	r = aws_form_call(ctx, &ctx->cloudwatch, b, 3000, 1, &res);
+	/* metrics never hold up archiving: cw_put_metric_data makes one
+	 * short attempt */
+	r = cw_put_metric_data(ctx, b, &res);
 	if (r == -1) {
 		m.push_errors++;
 		m.last_failed = 1;
@@ -347,9 +314,7 @@ push(struct aws_ctx *ctx, const struct cfg *cfg)
 	buf_init(&b);
 	fmt_iso8601_ms((int64_t)wall_ms(), m.push_ts, sizeof(m.push_ts));
 #define START() do {							\
-	buf_reset(&b);							\
-	aws_form_add(&b, "Action", "PutMetricData");			\
-	aws_form_add(&b, "Namespace", cfg->cw_namespace);		\
+	cw_start(&b, cfg->cw_namespace);				\
 	idx = 0;							\
 } while (0)
 #define MAYBE_SEND() do {						\

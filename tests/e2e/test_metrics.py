@@ -18,6 +18,9 @@ with SigV4 checking on.
 4. CloudWatch black-holed (accepts, never answers): the same; in
    particular the supervisor's loop (notifications, SIGTERM) must not wait
    on metrics.
+5. A closed shard (kinesalite: moto never ends one) is read to its end:
+   its per-shard CloudWatch datums (ShardId dimension) go out with the push
+   after "shard done" at most, and never again, while its children's go on.
 """
 
 import contextlib
@@ -32,6 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kk  # noqa: E402
 import kk_creds as kc  # noqa: E402
+import kk_extra as kx  # noqa: E402
 from kk import ok, diag  # noqa: E402
 
 NS = "KKMetricsTest"
@@ -561,6 +565,67 @@ def phase_failing(moto, kind):
                % (len(lines), len(good), rr), *lines[:5])
 
 
+def phase_closed(moto):
+    """A shard that is done leaves the metrics after the next push."""
+    stream, bucket = "metrics-closed", "kk-metrics-closed"
+    moto.create_bucket(bucket)
+    with kx.Kinesalite() as kl, kc.Forwarder(moto.port) as cw:
+        kin = kx.client("kinesis", kl.endpoint)
+        parent = kx.create_stream(kin, stream, 1)[0]
+        kin.put_records(StreamName=stream, Records=[
+            {"Data": payload(i), "PartitionKey": "k%d" % i}
+            for i in range(40)])
+        sh = kx.list_shards(kin, stream)[0]
+        hi = int(sh["HashKeyRange"]["EndingHashKey"])
+        kin.split_shard(StreamName=stream, ShardToSplit=parent,
+                        NewStartingHashKey=str((hi + 1) // 2))
+        ok(kx.wait_active(kin, stream), "closed: split, stream ACTIVE")
+        kids = [s["ShardId"] for s in kx.list_shards(kin, stream)
+                if s.get("ParentShardId") == parent]
+        overrides = {
+            "endpoints.kinesis": kl.endpoint,
+            "endpoints.cloudwatch": cw.endpoint,
+            "cloudwatch.namespace": NS,
+            "cloudwatch.interval": "2s",
+            "read.interval": "200ms",
+            "topology.refresh": "1s",
+            "batch.max_age": "1s",
+        }
+        with kk.Keeper(moto, stream, bucket, overrides=overrides,
+                       name="closed") as keeper:
+            keeper.start()
+            done_pat = r"^%s: shard done$" % parent
+            got = kk.wait_until(lambda: kx.grep(kx.parse_log(keeper.log()),
+                                                done_pat), 30, 0.1)
+            t_done = time.monotonic()
+            ok(got and len(kids) == 2, "closed: the closed parent %s is read "
+               "to its end (\"shard done\")" % parent, *keeper.tail(20))
+            # three more pushes: the one that may still carry its last
+            # values, and two that must not name it
+            kk.wait_until(lambda: len(pushes(
+                [d["t"] for d in datums(cw) if d["t"] > t_done])) >= 3,
+                4 * INTERVAL + 10, 0.2)
+            rc = keeper.stop(30)
+            ok(rc == 0, "closed: SIGTERM -> exit 0", "exit %s" % rc)
+        ds = datums(cw)
+        groups = pushes([d["t"] for d in ds])
+        mine = [d for d in ds if d["dims"].get("ShardId") == parent]
+        ok(mine, "closed: the parent's datums were pushed (%d)" % len(mine))
+        after = [g for g in groups if g[0] > t_done]
+        late = [d for g in after[1:] for d in mine
+                if g[0] <= d["t"] <= g[-1]]
+        ok(len(after) >= 3 and not late,
+           "closed: after \"shard done\", no push but the next names "
+           "ShardId %s (%d later pushes, %d datums of it)"
+           % (parent, len(after) - 1, len(late)),
+           *["%s %r" % (d["name"], d.get("value")) for d in late[:5]])
+        last = after[-1] if after else [0, 0]
+        kid = [d for d in ds if last[0] <= d["t"] <= last[-1] and
+               d["dims"].get("ShardId") in kids]
+        ok(kid, "closed: the children's datums go on in the last push "
+           "(%d)" % len(kid))
+
+
 def scenario():
     kk.become_subreaper()
     if not os.access(kk.keeper_bin(), os.X_OK):
@@ -580,6 +645,12 @@ def scenario():
         t1 = time.monotonic()
         phase_failing(moto, "blackhole")
         diag("blackhole phase: %.1fs" % (time.monotonic() - t1))
+        t1 = time.monotonic()
+        if ok(kx.Kinesalite.available(), "kinesalite is installed "
+              "(tests/setup.sh)", "no node or no %s/kinesalite"
+              % kx.NODE_MODULES):
+            phase_closed(moto)
+        diag("closed phase: %.1fs" % (time.monotonic() - t1))
     diag("total: %.1fs" % (time.monotonic() - t0))
 
 

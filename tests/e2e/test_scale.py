@@ -10,12 +10,16 @@ worker program).
      started
   M  100,000 shards with workers.max = 4: four workers, one line saying how
      many wait, and SIGTERM still ends the keeper at once
+  W  60 shards waiting for an open parent: over 3 s of loop turns (strace
+     on the supervisor alone) no checkpoint or outbox is opened again; the
+     waiting slots are decided in memory (issue 12 item 15)
 """
 
 import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -87,6 +91,7 @@ def scenario():
     kk.become_subreaper()
     with FakeKinesis() as fk:
         phase_long(fk)
+        phase_waiting(fk)
         phase_many(fk)
 
 
@@ -124,6 +129,52 @@ def phase_long(fk):
                    *[repr(x) for x in cyc])
             rc = keeper.stop(10)
             ok(rc == 0, "L: SIGTERM: exit 0", "exit status %r" % rc)
+    finally:
+        fake.cleanup()
+
+
+def phase_waiting(fk):
+    parent = "shardId-000000000100"
+    kids = ["shardId-%012d" % (200 + i) for i in range(60)]
+    fk.set([(parent, None)] + [(c, parent) for c in kids])
+    fake = Fake({})
+    trace = None
+    try:
+        with kk.Keeper(fk, STREAM, "kk-scale", overrides=OVERRIDES,
+                       env=fake.env, name="waiting") as keeper:
+            trace = os.path.join(keeper.tmp, "strace.txt")
+            keeper.start()
+            ok(kk.wait_until(lambda: fake.starts(parent) and re.search(
+                r"stream %s: 61 shards" % STREAM, keeper.log()), 15, 0.1),
+               "W: the open parent runs, its 60 children are listed",
+               *keeper.tail(10))
+            # the supervisor alone (no -f): its workers and helpers open
+            # their own files; SIGINT after 3 s detaches strace
+            subprocess.run(["timeout", "-s", "INT", "3", "strace", "-q",
+                            "-p", str(keeper.proc.pid), "-e",
+                            "trace=open,openat,poll,ppoll", "-o", trace],
+                           stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)
+            try:
+                with open(trace) as f:
+                    calls = f.read().splitlines()
+            except OSError:
+                calls = []
+            turns = [c for c in calls if re.match(r"(pp|p)oll\(", c)]
+            opens = [c for c in calls if re.match(r"open(at)?\(", c) and
+                     re.search(r"/(checkpoints|outbox)/", c)]
+            diag("W: %d loop turns (polls), %d opens of checkpoints/ or "
+                 "outbox/ in 3 s" % (len(turns), len(opens)))
+            ok(len(turns) >= 3 and len(opens) <= 5,
+               "W: 60 waiting slots: %d opens of a checkpoint or outbox "
+               "over %d loop turns (at most 5; the old schedule() opened "
+               "one per waiting slot per turn)" % (len(opens), len(turns)),
+               *opens[:5])
+            ok(not fake.starts(kids[0]) and not fake.starts(kids[-1]),
+               "W: the children of an open parent are not started")
+            rc = keeper.stop(10)
+            ok(rc == 0, "W: SIGTERM: exit 0", "exit status %r" % rc)
     finally:
         fake.cleanup()
 
