@@ -110,14 +110,23 @@ sns    = { topic_arn = "%s"; };
         sys.stdout.write(open(os.path.join(DEMO, "keeper.log")).read())
         print("\n--- archived objects in s3://my-archive")
         total = 0
+        heads = []
         for o in s3.list_objects_v2(Bucket="my-archive").get("Contents", []):
             obj = s3.get_object(Bucket="my-archive", Key=o["Key"])
+            if "/_keeper/" in "/" + o["Key"]:
+                # the per-shard head object: where each shard stands
+                heads.append("%s  %s" % (o["Key"], obj["Body"].read().decode()))
+                continue
             lines = gzip.decompress(obj["Body"].read()).decode().splitlines()
             total += len(lines)
             print("%s  %d bytes, %s records, sha256 %s..." % (
                 o["Key"], o["Size"], obj["Metadata"].get("records"),
                 obj["Metadata"].get("sha256", "")[:16]))
             print("    first line: " + lines[0])
+        print("\n--- head objects (the last object of each shard, for a keeper "
+              "that lost its state_dir)")
+        for h in heads:
+            print(h)
         print("\n--- notifications received on the queue")
         seen = 0
         for _ in range(10):
