@@ -429,6 +429,29 @@ dir_check(const char *path)
 	return 0;
 }
 
+/*
+ * mkdir, and when it created the directory, fsync its parent: a new
+ * directory's entry is not durable by itself, and after a power loss every
+ * fsynced file inside it (an outbox entry, a checkpoint) would go with it.
+ */
+static int
+mkdir_durable(char *path, mode_t mode)
+{
+	char *slash;
+	int r;
+
+	if (mkdir(path, mode) == -1)
+		return errno == EEXIST ? 0 : -1;
+	if ((slash = strrchr(path, '/')) == NULL)
+		return fsync_dir(".");
+	if (slash == path)
+		return fsync_dir("/");
+	*slash = '\0';
+	r = fsync_dir(path);
+	*slash = '/';
+	return r;
+}
+
 int
 mkdir_p(const char *path, mode_t mode)
 {
@@ -447,11 +470,11 @@ mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+		if (mkdir_durable(tmp, mode) == -1)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+	if (mkdir_durable(tmp, mode) == -1)
 		return -1;
 	return dir_check(tmp);
 }
@@ -468,12 +491,22 @@ fsync_dir(const char *dir)
 	return r;
 }
 
+/*
+ * A failed write, fsync or rename is never taken for success: the caller
+ * gets -1 and nothing is renamed into place, so a checkpoint or an outbox
+ * entry that did not reach the disk is written again from the start (a new
+ * temp file) by whoever retries, never just fsynced again: after a failed
+ * fsync the kernel may have dropped the dirty pages (PostgreSQL, 2018).
+ * Each failure is logged here with the file and the step, once for all
+ * callers. After a failed directory fsync the rename is visible but maybe
+ * not durable: the caller must not report it (it gets -1).
+ */
 int
 write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	const char *p = data, *slash;
-	int fd, saved;
+	const char *p = data, *slash, *step;
+	int fd = -1, saved;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
@@ -484,11 +517,13 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	 * stale temp file (a crash) is removed, not reused (unlink removes a
 	 * link, not its target), and the new one must be created by us.
 	 */
+	step = "create";
 	if (unlink(tmp) == -1 && errno != ENOENT)
-		return -1;
+		goto fail;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, mode)) == -1)
-		return -1;
+		goto fail;
+	step = "write";
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -497,16 +532,21 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 				continue;
 			goto fail;
 		}
+		/* a short write (a disk filling up) goes on with the rest;
+		 * the next write says why it cannot */
 		p += n;
 		len -= (size_t)n;
 	}
+	step = "fsync";
 	if (fsync(fd) == -1)
 		goto fail;
+	step = "close";
 	if (close(fd) == -1) {
 		fd = -1;
 		goto fail;
 	}
 	fd = -1;
+	step = "rename";
 	if (rename(tmp, path) == -1)
 		goto fail;
 	slash = strrchr(path, '/');
@@ -515,9 +555,14 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) ?
 		    (int)(slash - path) : 1, path);
-	return fsync_dir(dir);
+	if (fsync_dir(dir) == -1) {
+		log_warn("%s: fsync of directory %s", path, dir);
+		return -1;
+	}
+	return 0;
 fail:
 	saved = errno;
+	log_warn("%s: %s of %s", path, step, tmp);
 	if (fd != -1)
 		close(fd);
 	unlink(tmp);

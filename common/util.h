@@ -69,10 +69,11 @@ int	 seq_cmp(const char *a, const char *b);
 int	 seq_valid(const char *s);		/* 1 if non-empty decimal <= 128 digits */
 
 /*
- * Durable files. State directories are created with mkdir_p, which then
- * requires the directory asked for (not its parents) to be a directory of
- * this user that group and others cannot write (dir_check: 0, or -1 with
- * errno EPERM or ENOTDIR after a log line saying why).
+ * Durable files. State directories are created with mkdir_p, which fsyncs
+ * the parent of each directory it creates and then requires the directory
+ * asked for (not its parents) to be a directory of this user that group and
+ * others cannot write (dir_check: 0, or -1 with errno EPERM or ENOTDIR after
+ * a log line saying why).
  */
 int	 mkdir_p(const char *path, mode_t mode);
 int	 dir_check(const char *path);

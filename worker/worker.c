@@ -415,7 +415,10 @@ commit_object(const char *key, const struct arc_object *o, size_t stored,
 	if (w.cfg.sns_topic_arn != NULL &&
 	    outbox_put(w.cfg.state_dir, w.shard, &o->first, &o->last, msg,
 	    fm.outbox, sizeof(fm.outbox)) == -1)
-		fatal("outbox entry for s3://%s/%s", w.cfg.s3_bucket, key);
+		/* not reported, no checkpoint: the restart adopts the object
+		 * and writes the entry again */
+		fatalx("outbox entry for s3://%s/%s not stored: flush not "
+		    "reported, exiting", w.cfg.s3_bucket, key);
 	free(msg);
 
 	memset(&ck, 0, sizeof(ck));
@@ -427,7 +430,8 @@ commit_object(const char *key, const struct arc_object *o, size_t stored,
 	snprintf(ck.key, sizeof(ck.key), "%s", key);
 	snprintf(ck.sha256, sizeof(ck.sha256), "%s", o->sha256);
 	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
-		fatal("checkpoint for %s", w.shard);
+		fatalx("checkpoint for %s not stored: flush of s3://%s/%s not "
+		    "reported, exiting", w.shard, w.cfg.s3_bucket, key);
 
 	snprintf(w.prev.key, sizeof(w.prev.key), "%s", key);
 	snprintf(w.prev.sha256, sizeof(w.prev.sha256), "%s", o->sha256);
