@@ -124,8 +124,19 @@ deps:
 
 check:
 	@sh tests/deps.sh check
-	@$(MAKE) --no-print-directory all unit sanitize
+	@$(MAKE) --no-print-directory all unit sanitize crashlib
 	@sh tests/run.sh
+
+# The crash recorder (tests/crash/recorder.c): an LD_PRELOAD shim for the
+# power-loss suite only, never linked into the programs.
+build/tests/librecorder.so: tests/crash/recorder.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O2 -g $(WARN) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+
+crashlib: build/tests/librecorder.so
+
+check-crash: all crashlib
+	@KK_SUITES=crash sh tests/run.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
@@ -144,7 +155,7 @@ demo:
 clean:
 	rm -rf build
 
-.PHONY: all deps check unit sanitize install demo clean
+.PHONY: all deps check check-crash crashlib unit sanitize install demo clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

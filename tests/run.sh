@@ -3,11 +3,12 @@
 # repository root. Each suite prints "ok - ..." / "not ok - ..." lines; this
 # script streams them as they come, says when each suite finished with its
 # own counts, adds them up and ends with "N passed, N failed".
-# KK_SUITES (space-separated: unit config sigv4 fuzz pkg e2e) limits what runs.
+# KK_SUITES (space-separated: unit config sigv4 fuzz pkg e2e crash) limits
+# what runs.
 
 set -u
 cd "$(dirname "$0")/.." || exit 1
-suites=${KK_SUITES:-"unit config sigv4 fuzz pkg e2e"}
+suites=${KK_SUITES:-"unit config sigv4 fuzz pkg e2e crash"}
 out=$(mktemp -d /tmp/kk-check.XXXXXX)
 trap 'rm -rf "$out"' EXIT INT TERM
 
@@ -59,6 +60,9 @@ if has pkg && [ -f tests/pkg/run.sh ]; then
 fi
 if has e2e && [ -f tests/e2e/run.sh ]; then
 	run e2e sh tests/e2e/run.sh
+fi
+if has crash && [ -f tests/crash/crash.py ]; then
+	run crash python3 tests/crash/crash.py
 fi
 
 passed=$(cat "$out"/*.log | grep -c '^ok ')
