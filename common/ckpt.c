@@ -190,11 +190,13 @@ ckpt_set_aside(const char *state_dir, const char *shard, char *out,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (rename(path, out) == -1)
-		return -1;
-	/* without a durable rename the bad file could come back */
-	*strrchr(path, '/') = '\0';
-	return fsync_dir(path);
+	/*
+	 * No fsync of the directory: if a power loss undoes this rename, the
+	 * bad file comes back and is set aside again at the next start; the
+	 * next checkpoint written here (write_file_atomic) fsyncs the
+	 * directory, and the set-aside with it.
+	 */
+	return rename(path, out);
 }
 
 int
