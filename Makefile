@@ -6,6 +6,8 @@
 #   make deb        the Debian package into build/
 #   make demo       run the keeper against a local emulator and show the result
 #   make bench      the performance benchmark
+#   make check-crash  power loss at every step (also part of check)
+#   make mutants    the mutation run (not part of check)
 
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
@@ -138,6 +140,12 @@ crashlib: build/tests/librecorder.so
 check-crash: all crashlib
 	@KK_SUITES=crash sh tests/run.sh
 
+# Named bugs on the path that keeps records safe, each built in a copy and
+# run against the suite meant to kill it (tests/mutants/mutants.py); not
+# part of check.
+mutants: all crashlib
+	@python3 tests/mutants/mutants.py
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
@@ -155,7 +163,7 @@ demo:
 clean:
 	rm -rf build
 
-.PHONY: all deps check check-crash crashlib unit sanitize install demo clean
+.PHONY: all deps check check-crash mutants crashlib unit sanitize install demo clean
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

@@ -19,6 +19,8 @@ Environment:
                         replay a failing case; KK_CRASH_STATE=worst|all|
                         random:SEED then picks one state
   KK_CRASH_INJECT=0     skip the injected errors
+  KK_CRASH_FAILFAST=1   stop at the first violation (make mutants)
+  KK_CRASH_LANES=N      points run at once (default 2)
 Ends with "crash: N points, M states, V violations".
 """
 
@@ -474,6 +476,27 @@ class Suite:
                         probs.append("local copy %s matches no object"
                                      % os.path.relpath(os.path.join(dp, fn),
                                                        sdir))
+        # the newest object of each shard has its copy (local.keep = 1),
+        # unless the restarted keeper adopted it (its bytes came from the
+        # run before the crash)
+        have = set()
+        for dp, _, fns in os.walk(bdir):
+            for fn in fns:
+                with open(os.path.join(dp, fn), "rb") as f:
+                    have.add(hashlib.sha256(f.read()).hexdigest())
+        adopted = kk.adopted_keys(text)
+        newest = {}
+        for o in objs:
+            m = kk.KEY_RE.match(o["key"])
+            if m and o["lines"]:
+                pos = int(o["lines"][0].get("seq", 0))
+                if pos >= newest.get(m.group("shard"), (-1, None))[0]:
+                    newest[m.group("shard")] = (pos, o)
+        for sh, (_, o) in sorted(newest.items()):
+            if o["key"] not in adopted and \
+                    hashlib.sha256(o["body"]).hexdigest() not in have:
+                probs.append("%s: no local copy of its newest object %s"
+                             % (sh, o["key"]))
         replay = "KK_CRASH_ONLY=%d:%s KK_CRASH_STATE=%s" % (
             k, when, mode if mode != "random" else "random:%s" % seed)
         shutil.rmtree(conf_tmp, ignore_errors=True)
@@ -530,6 +553,7 @@ def scenario(totals):
     npoints = int(os.environ.get("KK_CRASH_POINTS", "26"))
     nrand = int(os.environ.get("KK_CRASH_STATES", "6" if every else "2"))
     only = os.environ.get("KK_CRASH_ONLY")
+    failfast = os.environ.get("KK_CRASH_FAILFAST") == "1"
     kk.diag("seed %d (KK_CRASH_SEED=%d replays this run)" % (seed, seed))
     rng = random.Random(seed)
     kk.become_subreaper()
@@ -555,8 +579,10 @@ def scenario(totals):
                 if every:
                     pts = [(c, w) for c, _ in changes
                            for w in ("before", "after")]
-                else:
+                elif npoints > 0:
                     pts = choose(changes, suite.count_log, npoints, rng)
+                else:
+                    pts = []
                 jobs = []
                 for k, when in pts:
                     modes = [("worst", 0), ("all", 0)] + [
@@ -569,7 +595,12 @@ def scenario(totals):
                     futs = [ex.submit(suite.point, *j) for j in jobs]
                     for f in futs:
                         suite.report(f.result())
-                if os.environ.get("KK_CRASH_INJECT", "1") != "0":
+                        if failfast and suite.violations:
+                            for g in futs:
+                                g.cancel()
+                            break
+                if os.environ.get("KK_CRASH_INJECT", "1") != "0" and \
+                        not (failfast and suite.violations):
                     import inject
                     inject.run(suite)
         finally:

@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""
+mutants.py: make mutants, the project's own mutation run over the path that
+keeps records safe. Each mutant is a named, deliberate bug (one or more
+exact text replacements in the sources), applied to a copy of the tree,
+built, and run against the one suite meant to catch it: "killed" when that
+suite fails, "SURVIVED" when it passes. Not part of make check or CI.
+
+  python3 tests/mutants/mutants.py [NAME...]     (default: every mutant)
+  KK_MUTANT_KEEP=1 keeps the copies (printed) for a look at a survivor.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+WFA_FSYNC = ('\tstep = "fsync";\n\tif (fsync(fd) == -1)\n',)
+WFA_DIR = ('\tif (fsync_dir(dir) == -1) {\n',)
+
+
+def only(user, what):
+    """Skip one sync call of write_file_atomic for one kind of file."""
+    if what == "file":
+        return [("common/util.c", WFA_FSYNC[0],
+                 '\tstep = "fsync";\n\tif (strstr(path, "%s") == NULL && '
+                 'fsync(fd) == -1)\n' % user)]
+    return [("common/util.c", WFA_DIR[0],
+             '\tif (strstr(path, "%s") == NULL && fsync_dir(dir) == -1) {\n'
+             % user)]
+
+
+# name: (suite, why it must be caught, [(file, old, new), ...])
+MUTANTS = {
+    "fsync-file-skipped": (
+        "crash", "every temp file's fsync before its rename skipped",
+        [("common/util.c", WFA_FSYNC[0],
+          '\tstep = "fsync";\n\tif (0)\n')]),
+    "fsync-dir-skipped": (
+        "crash", "the directory fsync after every rename skipped",
+        [("common/util.c", WFA_DIR[0], '\tif (0) {\n')]),
+    "fsync-mkdir-parent-skipped": (
+        "crash", "a new directory's parent not fsynced",
+        [("common/util.c", "\tr = fsync_dir(path);\n", "\tr = 0;\n")]),
+    "fsync-checkpoint-file-skipped": (
+        "crash", "the checkpoint's temp file not fsynced",
+        only("/checkpoints/", "file")),
+    "fsync-checkpoint-dir-skipped": (
+        "crash", "the checkpoint's rename not made durable",
+        only("/checkpoints/", "dir")),
+    "fsync-outbox-file-skipped": (
+        "crash", "the outbox entry's temp file not fsynced",
+        only("/outbox/", "file")),
+    "fsync-outbox-dir-skipped": (
+        "crash", "the outbox entry's rename not made durable",
+        only("/outbox/", "dir")),
+    "fsync-localcopy-file-skipped": (
+        "crash", "a local copy's temp file not fsynced",
+        only("/batches/", "file")),
+    "fsync-localcopy-dir-skipped": (
+        "crash", "a local copy's rename not made durable",
+        only("/batches/", "dir")),
+    "checkpoint-before-upload": (
+        "crash", "the checkpoint written before the object is in S3",
+        [("worker/worker.c",
+          "\t/* back-pressure: while S3 fails we retry and read nothing "
+          "more */\n",
+          "\t{\n\t\tstruct ckpt mk;\n\n\t\tmemset(&mk, 0, sizeof(mk));\n"
+          "\t\tsnprintf(mk.seq, sizeof(mk.seq), \"%s\", b->last_seq);\n"
+          "\t\t(void)ckpt_write(w.cfg.state_dir, w.shard, &mk);\n\t}\n"
+          "\t/* back-pressure: while S3 fails we retry and read nothing "
+          "more */\n")]),
+    "outbox-after-checkpoint": (
+        "crash", "the outbox entry written after the checkpoint",
+        [("worker/worker.c",
+          "\tif (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)\n"
+          "\t\tfatalx(\"checkpoint for %s not stored: flush of s3://%s/%s "
+          "not \"\n\t\t    \"reported, exiting\", w.shard, "
+          "w.cfg.s3_bucket, key);\n",
+          "\tif (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)\n"
+          "\t\tfatalx(\"checkpoint for %s not stored: flush of s3://%s/%s "
+          "not \"\n\t\t    \"reported, exiting\", w.shard, "
+          "w.cfg.s3_bucket, key);\n"
+          "\tmsg = notification(key, o, stored);\n"
+          "\tif (w.cfg.sns_topic_arn != NULL &&\n"
+          "\t    outbox_put(w.cfg.state_dir, w.shard, &first, &last, msg,\n"
+          "\t    fm.outbox, sizeof(fm.outbox)) == -1)\n"
+          "\t\texit(1);\n\tfree(msg);\n"),
+         ("worker/worker.c",
+          "\tmsg = notification(key, o, stored);\n\tmemset(&fm, 0, "
+          "sizeof(fm));\n\tif (w.cfg.sns_topic_arn != NULL &&\n",
+          "\tmemset(&fm, 0, sizeof(fm));\n\tmsg = NULL;\n"
+          "\tif (0 && w.cfg.sns_topic_arn != NULL &&\n")]),
+    "outbox-not-reread-at-start": (
+        "crash", "the supervisor does not publish what the outbox holds "
+        "at start",
+        [("supervisor/keeper.c",
+          "\t/* announce what a previous run archived but could not "
+          "announce */\n\tdrain_all();\n",
+          "\t/* announce what a previous run archived but could not "
+          "announce */\n")]),
+    "resume-at-not-after": (
+        "crash", "resume AT the checkpoint's record instead of AFTER it",
+        [("worker/worker.c", '\t\t\ttype = "AFTER_SEQUENCE_NUMBER";\n',
+          '\t\t\ttype = "AT_SEQUENCE_NUMBER";\n')]),
+    "resume-sub-ignored": (
+        "e2e:test_formats", "a checkpoint's subsequence number ignored on "
+        "resume (the rest of the aggregate skipped)",
+        [("worker/worker.c", "\t\tw.pos.has_sub = ck.has_sub;\n"
+          "\t\tw.pos.sub = ck.sub;\n\t\tw.pos.complete = !ck.has_sub;\n",
+          "\t\tw.pos.has_sub = 0;\n\t\tw.pos.sub = ck.sub;\n"
+          "\t\tw.pos.complete = 1;\n")]),
+    "conditional-put-dropped": (
+        "e2e:test_truth", "the PUT no longer If-None-Match: an object "
+        "can be overwritten",
+        [("worker/worker.c", "\tput.if_none_match = 1;\n",
+          "\tput.if_none_match = 0;\n")]),
+    "record-dropped-at-batch-boundary": (
+        "crash", "the first record after a flushed batch is not added",
+        [("worker/worker.c",
+          "\tbatch_add(&w.batch, &r, complete);\n"
+          "\tstr_copy(w.pos.seq, seq, sizeof(w.pos.seq));\n",
+          "\tif (w.batch.records > 0 || w.prev.key[0] == '\\0')\n"
+          "\t\tbatch_add(&w.batch, &r, complete);\n"
+          "\tstr_copy(w.pos.seq, seq, sizeof(w.pos.seq));\n")]),
+    "child-before-parent-end": (
+        "e2e:test_reshard", "a child shard read before its parents are done",
+        [("supervisor/keeper.c",
+          "\treturn p->state == SLOT_DONE &&\n",
+          "\treturn 1 ||\n")]),
+    "wrong-chain-predecessor": (
+        "e2e:test_verify", "an object names the object before its "
+        "predecessor",
+        [("worker/worker.c",
+          "\tsnprintf(w.prev.key, sizeof(w.prev.key), \"%s\", key);\n"
+          "\tsnprintf(w.prev.sha256, sizeof(w.prev.sha256), \"%s\", "
+          "o->sha256);\n",
+          "\tif (w.prev.key[0] == '\\0') {\n"
+          "\tsnprintf(w.prev.key, sizeof(w.prev.key), \"%s\", key);\n"
+          "\tsnprintf(w.prev.sha256, sizeof(w.prev.sha256), \"%s\", "
+          "o->sha256);\n\t}\n")]),
+    "verify-ignores-gap": (
+        "unit:test_archive", "verify says nothing when a predecessor is "
+        "not in the archive",
+        [("supervisor/chain.c",
+          "\telse if (o->prev_key != NULL)\n"
+          "\t\tproblem(c, o->key, o->shard, \"missing link\",\n",
+          "\telse if (o->prev_key != NULL && 0)\n"
+          "\t\tproblem(c, o->key, o->shard, \"missing link\",\n")]),
+    "short-write-taken-as-whole": (
+        "inject", "a short write counted as the whole write",
+        [("common/util.c", "\t\tp += n;\n\t\tlen -= (size_t)n;\n",
+          "\t\tp += n;\n\t\tlen = 0;\n")]),
+    "failed-fsync-ignored": (
+        "inject", "a failed fsync of a temp file taken for success",
+        [("common/util.c", WFA_FSYNC[0],
+          '\tstep = "fsync";\n\tif (fsync(fd) == -1 && 0)\n')]),
+    "failed-dir-fsync-ignored": (
+        "inject", "a failed directory fsync after a rename taken for "
+        "success",
+        [("common/util.c", WFA_DIR[0],
+          '\tif (fsync_dir(dir) == -1 && 0) {\n')]),
+}
+
+
+def suite_cmd(suite, tree):
+    env = dict(os.environ)
+    env.pop("MAKEFLAGS", None)
+    if suite == "crash":
+        env.update({"KK_CRASH_FAILFAST": "1", "KK_CRASH_INJECT": "0",
+                    "KK_CRASH_SEED": env.get("KK_MUTANT_SEED", "7"),
+                    "KK_CRASH_POINTS": "40"})
+        return ["python3", "tests/crash/crash.py"], env, ["all", "crashlib"]
+    if suite == "inject":
+        env.update({"KK_CRASH_POINTS": "0"})
+        return ["python3", "tests/crash/crash.py"], env, ["all", "crashlib"]
+    if suite.startswith("e2e:"):
+        env["KK_BIN_DIR"] = "build"
+        return (["python3", "tests/e2e/%s.py" % suite[4:]], env, ["all"])
+    if suite.startswith("unit:"):
+        t = "build/asan/tests/" + suite[5:]
+        return [t], env, [t]
+    raise ValueError(suite)
+
+
+def run_one(name, base):
+    suite, why, edits = MUTANTS[name]
+    tree = os.path.join(base, name)
+    shutil.copytree(ROOT, tree, symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", "node_modules"))
+    for path, old, new in edits:
+        p = os.path.join(tree, path)
+        with open(p) as f:
+            text = f.read()
+        if text.count(old) != 1:
+            return "NOT APPLIED", "%s: the text to change is %s" % (
+                path, "missing" if old not in text else "not unique")
+        with open(p, "w") as f:
+            f.write(text.replace(old, new))
+    cmd, env, targets = suite_cmd(suite, tree)
+    b = subprocess.run(["make", "-s", "-j2"] + targets, cwd=tree,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=env)
+    if b.returncode != 0:
+        return "NOT BUILT", b.stdout.decode(errors="replace")[-400:]
+    try:
+        r = subprocess.run(cmd, cwd=tree, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=env, timeout=600)
+        out = r.stdout.decode(errors="replace")
+        code = r.returncode
+    except subprocess.TimeoutExpired:
+        return "killed", "timed out (600s)"
+    fails = [ln for ln in out.splitlines() if ln.startswith("not ok")]
+    if code != 0:
+        return "killed", (fails[0] if fails else "exit %d" % code)
+    return "SURVIVED", out.splitlines()[-1] if out else ""
+
+
+def main(argv):
+    names = argv or list(MUTANTS)
+    base = tempfile.mkdtemp(prefix="kk-mutants-")
+    t0 = time.monotonic()
+    tally = {}
+    try:
+        for name in names:
+            t1 = time.monotonic()
+            verdict, detail = run_one(name, base)
+            tally[verdict] = tally.get(verdict, 0) + 1
+            print("%-34s %-9s %-18s %4.0fs  %s" % (
+                name, verdict, MUTANTS[name][0], time.monotonic() - t1,
+                MUTANTS[name][1]), flush=True)
+            print("    %s" % detail.strip().splitlines()[-1][:150]
+                  if detail.strip() else "", flush=True)
+            if not os.environ.get("KK_MUTANT_KEEP"):
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    finally:
+        if not os.environ.get("KK_MUTANT_KEEP"):
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            print("copies kept in %s" % base)
+    print("mutants: %d, %d killed, %d SURVIVED, %d not applied or built "
+          "(%.0fs)" % (len(names), tally.get("killed", 0),
+                       tally.get("SURVIVED", 0),
+                       tally.get("NOT APPLIED", 0) + tally.get("NOT BUILT", 0),
+                       time.monotonic() - t0))
+    return 0 if tally.get("killed", 0) == len(names) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
