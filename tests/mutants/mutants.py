@@ -174,7 +174,7 @@ def suite_cmd(suite, tree):
     if suite == "crash":
         env.update({"KK_CRASH_FAILFAST": "1", "KK_CRASH_INJECT": "0",
                     "KK_CRASH_SEED": env.get("KK_MUTANT_SEED", "7"),
-                    "KK_CRASH_POINTS": "40"})
+                    "KK_CRASH_POINTS": "40", "KK_CRASH_STATES": "0"})
         return ["python3", "tests/crash/crash.py"], env, ["all", "crashlib"]
     if suite == "inject":
         env.update({"KK_CRASH_POINTS": "0"})
