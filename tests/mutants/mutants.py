@@ -191,8 +191,7 @@ def suite_cmd(suite, tree):
 def run_one(name, base):
     suite, why, edits = MUTANTS[name]
     tree = os.path.join(base, name)
-    shutil.copytree(ROOT, tree, symlinks=True,
-                    ignore=shutil.ignore_patterns(".git", "node_modules"))
+    shutil.copytree(os.path.join(base, "src"), tree, symlinks=True)
     for path, old, new in edits:
         p = os.path.join(tree, path)
         with open(p) as f:
@@ -226,6 +225,10 @@ def main(argv):
     base = tempfile.mkdtemp(prefix="kk-mutants-")
     t0 = time.monotonic()
     tally = {}
+    # one snapshot of the tree (sources and build) that every mutant copies:
+    # edits made meanwhile do not leak into the run
+    shutil.copytree(ROOT, os.path.join(base, "src"), symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", "node_modules"))
     try:
         for name in names:
             t1 = time.monotonic()
