@@ -111,10 +111,10 @@ MUTANTS = {
     "resume-sub-ignored": (
         "e2e:test_formats", "a checkpoint's subsequence number ignored on "
         "resume (the rest of the aggregate skipped)",
-        [("worker/worker.c", "\t\tw.pos.has_sub = ck.has_sub;\n"
-          "\t\tw.pos.sub = ck.sub;\n\t\tw.pos.complete = !ck.has_sub;\n",
-          "\t\tw.pos.has_sub = 0;\n\t\tw.pos.sub = ck.sub;\n"
-          "\t\tw.pos.complete = 1;\n")]),
+        [("worker/worker.c", "\t\tw.pos = ck.pos;\n"
+          "\t\tw.pos_complete = !ck.pos.has_sub;\n",
+          "\t\tw.pos = ck.pos;\n\t\tw.pos.has_sub = 0;\n"
+          "\t\tw.pos_complete = 1;\n")]),
     "conditional-put-dropped": (
         "e2e:test_truth", "the PUT no longer If-None-Match: an object "
         "can be overwritten",
@@ -124,10 +124,10 @@ MUTANTS = {
         "crash", "the first record after a flushed batch is not added",
         [("worker/worker.c",
           "\tbatch_add(&w.batch, &r, complete);\n"
-          "\tstr_copy(w.pos.seq, seq, sizeof(w.pos.seq));\n",
+          "\tpos_set(&w.pos, seq, has_sub, sub);\n",
           "\tif (w.batch.records > 0 || w.prev.key[0] == '\\0')\n"
           "\t\tbatch_add(&w.batch, &r, complete);\n"
-          "\tstr_copy(w.pos.seq, seq, sizeof(w.pos.seq));\n")]),
+          "\tpos_set(&w.pos, seq, has_sub, sub);\n")]),
     "child-before-parent-end": (
         "e2e:test_reshard", "a child shard read before its parents are done",
         [("supervisor/keeper.c",
