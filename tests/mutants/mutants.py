@@ -229,6 +229,11 @@ def main(argv):
     # edits made meanwhile do not leak into the run
     shutil.copytree(ROOT, os.path.join(base, "src"), symlinks=True,
                     ignore=shutil.ignore_patterns(".git", "node_modules"))
+    # the emulators and helpers from npm, shared rather than copied
+    npm = os.path.join(ROOT, "build", "npm", "node_modules")
+    if os.path.isdir(npm):
+        os.symlink(npm, os.path.join(base, "src", "build", "npm",
+                                     "node_modules"))
     try:
         for name in names:
             t1 = time.monotonic()
