@@ -505,9 +505,10 @@ class Suite:
         replay = "KK_CRASH_ONLY=%d:%s KK_CRASH_STATE=%s" % (
             k, when, mode if mode != "random" else "random:%s" % seed)
         shutil.rmtree(conf_tmp, ignore_errors=True)
-        return (not probs, "%s: %s; restarted on its own in %.1fs, %d "
-                "records once, %d objects announced" % (
-                    label, desc, took, len(self.want), len(sha)),
+        return (not probs, "%s: %s; back on its own (%.1fs): %d records "
+                "once, every object announced with its final sha256, none "
+                "announced changed, no promise ahead of the disk" % (
+                    label, desc, took, len(self.want)),
                 ["replay: %s" % replay,
                  "state lost: %s" % ("; ".join(lost) or "nothing")] +
                 probs[:12] + (run.keeper.tail(25) if probs else []))

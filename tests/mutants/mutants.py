@@ -214,9 +214,17 @@ def run_one(name, base):
         code = r.returncode
     except subprocess.TimeoutExpired:
         return "killed", "timed out (600s)"
-    fails = [ln for ln in out.splitlines() if ln.startswith("not ok")]
+    lines = out.splitlines()
+    fails = [i for i, ln in enumerate(lines) if ln.startswith("not ok")]
     if code != 0:
-        return "killed", (fails[0] if fails else "exit %d" % code)
+        if not fails:
+            return "killed", "exit %d" % code
+        # the failed check and its first diagnostic that names a problem
+        i = fails[0]
+        why = [ln for ln in lines[i + 1:i + 6] if ln.startswith("# ") and
+               not ln.startswith(("# replay:", "# state lost:"))]
+        return "killed", lines[i][:110] + (" | " + why[0][2:150]
+                                           if why else "")
     return "SURVIVED", out.splitlines()[-1] if out else ""
 
 
@@ -242,7 +250,7 @@ def main(argv):
             print("%-34s %-9s %-18s %4.0fs  %s" % (
                 name, verdict, MUTANTS[name][0], time.monotonic() - t1,
                 MUTANTS[name][1]), flush=True)
-            print("    %s" % detail.strip().splitlines()[-1][:150]
+            print("    %s" % detail.strip().splitlines()[-1][:280]
                   if detail.strip() else "", flush=True)
             if not os.environ.get("KK_MUTANT_KEEP"):
                 shutil.rmtree(os.path.join(base, name), ignore_errors=True)
