@@ -48,7 +48,10 @@ def parse(lines, root):
         if op == "open":
             fds[(pid, f[3])] = f[4]
             out.append((num, "open", pid, f[4], f[5]))
-        elif op in ("write", "fsync", "fdatasync", "ftruncate"):
+        elif op == "write":
+            out.append((num, op, pid, fds.get((pid, f[3]), "?"),
+                        (int(f[4]), int(f[5]))))
+        elif op in ("fsync", "fdatasync", "ftruncate"):
             out.append((num, op, pid, fds.get((pid, f[3]), "?"),
                         f[4] if len(f) > 4 else ""))
         elif op == "fail":
@@ -135,12 +138,22 @@ def one(suite, name, spec, why, what):
     fails = [i for i, o in enumerate(ops) if o[1] == "fail"]
     probs = []
     if spec.endswith("short"):
-        # a short write is no failure: the rest is written after it
-        halves = [o for o in ops if o[1] == "write" and
-                  o[3].endswith("%s.tmp" % SH0) and "/checkpoints/" in o[3]]
-        if len(halves) < 2:
-            probs.append("no second write after the short one: %s"
-                         % halves[:2])
+        # a short write is no failure: the rest is written right after it,
+        # at the offset where the short one stopped, before the fsync
+        target = "/checkpoints/%s.tmp" % SH0
+        first = next((i for i, o in enumerate(ops) if o[1] == "write" and
+                      o[3].endswith(target)), None)
+        if first is None:
+            probs.append("no write of %s" % target)
+        else:
+            _, _, pid, path, (off, n) = ops[first]
+            nxt = next((o for o in ops[first + 1:] if o[2] == pid and
+                        o[3] == path), None)
+            if nxt is None or nxt[1] != "write" or nxt[4][0] != off + n:
+                probs.append("after the short write of %d bytes at %d to "
+                             "%s came %s, not the rest of it"
+                             % (n, off, path, nxt[:2] + nxt[4:] if nxt
+                                else "nothing"))
     elif not fails:
         probs.append("the recorder never failed %s" % spec)
     else:
