@@ -68,13 +68,13 @@ MUTANTS = {
     "checkpoint-before-upload": (
         "crash", "the checkpoint written before the object is in S3",
         [("worker/worker.c",
-          "\t/* back-pressure: while S3 fails we retry and read nothing "
-          "more */\n",
+          "\taws_result_init(&res);\n"
+          "\twhile (s3_put_object(&w.aws, &w.cfg, &put, &res) == -1) {\n",
           "\t{\n\t\tstruct ckpt mk;\n\n\t\tmemset(&mk, 0, sizeof(mk));\n"
-          "\t\tsnprintf(mk.seq, sizeof(mk.seq), \"%s\", b->last_seq);\n"
+          "\t\tmk.pos = o->last;\n"
           "\t\t(void)ckpt_write(w.cfg.state_dir, w.shard, &mk);\n\t}\n"
-          "\t/* back-pressure: while S3 fails we retry and read nothing "
-          "more */\n")]),
+          "\taws_result_init(&res);\n"
+          "\twhile (s3_put_object(&w.aws, &w.cfg, &put, &res) == -1) {\n")]),
     "outbox-after-checkpoint": (
         "crash", "the outbox entry written after the checkpoint",
         [("worker/worker.c",
@@ -100,10 +100,8 @@ MUTANTS = {
         "crash", "the supervisor does not publish what the outbox holds "
         "at start",
         [("supervisor/keeper.c",
-          "\t/* announce what a previous run archived but could not "
-          "announce */\n\tdrain_all();\n",
-          "\t/* announce what a previous run archived but could not "
-          "announce */\n")]),
+          "\tnotify_queue_all();\n\tmain_loop();\n",
+          "\tmain_loop();\n")]),
     "resume-at-not-after": (
         "crash", "resume AT the checkpoint's record instead of AFTER it",
         [("worker/worker.c", '\t\t\ttype = "AFTER_SEQUENCE_NUMBER";\n',
@@ -123,15 +121,16 @@ MUTANTS = {
     "record-dropped-at-batch-boundary": (
         "crash", "the first record after a flushed batch is not added",
         [("worker/worker.c",
-          "\tbatch_add(&w.batch, &r, complete);\n"
-          "\tpos_set(&w.pos, seq, has_sub, sub);\n",
-          "\tif (w.batch.records > 0 || w.prev.key[0] == '\\0')\n"
-          "\t\tbatch_add(&w.batch, &r, complete);\n"
-          "\tpos_set(&w.pos, seq, has_sub, sub);\n")]),
+          "\tif (batch_add(&w.batch, &r, complete) == -1) {\n"
+          "\t\t/* a partition",
+          "\tif (w.batch.records == 0 && w.prev.key[0] != '\\0') {\n"
+          "\t\tpos_set(&w.pos, seq, has_sub, sub);\n\t\treturn;\n\t}\n"
+          "\tif (batch_add(&w.batch, &r, complete) == -1) {\n"
+          "\t\t/* a partition")]),
     "child-before-parent-end": (
         "e2e:test_reshard", "a child shard read before its parents are done",
         [("supervisor/keeper.c",
-          "\treturn p->state == SLOT_DONE &&\n",
+          "\treturn p->f.state == SLOT_DONE &&\n",
           "\treturn 1 ||\n")]),
     "wrong-chain-predecessor": (
         "e2e:test_verify", "an object names the object before its "
