@@ -376,6 +376,12 @@ class Suite:
 
     # -------------------------------------------------------- one state
 
+    def reading(self, run):
+        """Every worker reached its read loop: a state already caught up
+        must not be stopped before the keeper is even up."""
+        text = run.keeper.log()
+        return all("reading %s " % sh in text for sh in self.last)
+
     def settled(self, sdir):
         """Caught up, as state_dir tells: every shard's checkpoint at its
         last record and no notification waiting in the outbox."""
@@ -418,8 +424,9 @@ class Suite:
         run.start()
         cache = {}
         caught = kk.wait_until(lambda: not run.keeper.running() or (
-            self.settled(sdir) and kk.archived_records(
-                self.moto, bucket, cache) >= len(self.put)), CATCH_UP, 0.1)
+            self.settled(sdir) and self.reading(run) and
+            kk.archived_records(self.moto, bucket, cache) >=
+            len(self.put)), CATCH_UP, 0.1)
         caught = caught and run.keeper.running()
         code = run.keeper.stop(20)
         kill_all(run)
