@@ -200,10 +200,13 @@ def budget_checks(proxy, shards, readers, phases, label):
             ok(False, "%s: %s: enough GetRecords to measure (%d)"
                % (label, s, len(times)))
             continue
-        # any window of 5 gaps' length holds at most 5 calls; 10 ms of
-        # slack per gap for the proxy's own timing. Checked per phase, so a
-        # failure names the condition (throttles, 500s) that broke it.
-        win = 5 * gap - 0.05
+        # any window of 5 gaps' length holds at most 5 calls; 20 ms of
+        # slack per gap for the proxy's own timing (it stamps a call when
+        # its Python thread gets to it: on a loaded 2-core machine one
+        # late stamp squeezed 6 calls into 0.95 s of a worker calling every
+        # 200 ms). Checked per phase, so a failure names the condition
+        # (throttles, 500s) that broke it.
+        win = 5 * gap - 0.1
         mg = kf.min_gap(times)
         diag("%s: %s: %d GetRecords, min gap %.0f ms, max %d calls in any "
              "%.2f s over the whole run" % (label, s, len(times), mg * 1000,
