@@ -12,15 +12,19 @@ build/kinesis-keeper as its own child against it for each row, and measures:
   - per engine and level: the ratio (lines / stored bytes) beside zlib -6's;
   - the boto3 archiver (boto3_archiver.py) on a smaller sample, normalised;
   - peak RSS (VmHWM) of the supervisor and the worker, throughput;
-  - 100 idle shards: CPU over a window, PSS per worker and what it is made of;
+  - 100 idle shards, on the replay server and on kinesalite (issue 17): CPU
+    per idle GetRecords, wake-ups (context switches of all the keeper's
+    processes) and system calls (strace of one worker) per call, PSS per
+    worker and what it is made of, the supervisor's VmHWM;
   - worker start-up and a full reshard of 100 shards;
   - a perf profile of the worker, when perf can sample here.
 
 GB and MB are 10^9 and 10^6 bytes of record data (the decoded payloads).
-Options: --quick (small sizes, to try the bench itself), --rows a,b,...
+Options: --quick (small sizes, to try the bench itself), --programs DIR
+(another build's kinesis-keeper{,-worker}), --rows a,b,...
 (logs1k-l6 logs1k-l1 logs1k-l12 logs1k-zstd1 logs1k-zstd3 logs1k-zstd19
 metrics100-l6 metrics100-zstd1 boto3-logs1k-l6 boto3-metrics100-l6
-idle100 reshard100 profile-logs1k profile-metrics100, and idle500 and
+idle100 idle100-floor idle100-kinesalite reshard100 profile-logs1k profile-metrics100, and idle500 and
 profile-logs1k-zstd1, which only run when named), --no-profile, --idle-seconds N.
 """
 import argparse
@@ -92,6 +96,77 @@ class Replay:
 
     def state(self):
         return self.call("/_bench/state")
+
+    def close(self):
+        self.p.terminate()
+        self.p.wait()
+        self.errf.close()
+
+
+# -- kinesalite (the idle row on an independent Kinesis) ------------------------
+
+NODE_MODULES = os.path.join(ROOT, "build", "npm", "node_modules")
+
+# kinesalite on loopback (its CLI listens on all interfaces), with a second
+# port that answers the number of calls per X-Amz-Target so far: kinesalite
+# keeps no count, and the idle row divides CPU by calls
+KINESALITE_JS = r"""
+var kinesalite = require(process.argv[2]);
+var http = require('http');
+var server = kinesalite({createStreamMs: 0, deleteStreamMs: 0,
+                         updateStreamMs: 0, shardLimit: 10000});
+var counts = {};
+server.prependListener('request', function (req) {
+  var t = String(req.headers['x-amz-target'] || '').split('.').pop();
+  counts[t] = (counts[t] || 0) + 1;
+});
+server.listen(0, '127.0.0.1', function () {
+  var c = http.createServer(function (q, r) { r.end(JSON.stringify(counts)); });
+  c.listen(0, '127.0.0.1', function () {
+    console.log('port ' + server.address().port + ' ' + c.address().port);
+  });
+});
+"""
+
+
+class Kinesalite:
+    def __init__(self):
+        if not os.path.isdir(os.path.join(NODE_MODULES, "kinesalite")):
+            raise OSError("no %s/kinesalite (tests/setup.sh installs it)"
+                          % NODE_MODULES)
+        script = os.path.join(OUT, "kinesalite.js")
+        with open(script, "w") as f:
+            f.write(KINESALITE_JS)
+        self.errf = open(os.path.join(OUT, "kinesalite.log"), "w")
+        self.p = subprocess.Popen(
+            ["node", script, os.path.join(NODE_MODULES, "kinesalite")],
+            stdout=subprocess.PIPE, stderr=self.errf, text=True,
+            stdin=subprocess.DEVNULL)
+        line = self.p.stdout.readline()
+        if not line.startswith("port "):
+            self.close()
+            raise OSError("kinesalite did not start; see %s" % self.errf.name)
+        self.port, self.cport = (int(x) for x in line.split()[1:3])
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def create_stream(self, name, shards):
+        import boto3
+        import botocore.config
+        k = boto3.client("kinesis", endpoint_url=self.url,
+                         region_name="us-east-1",
+                         aws_access_key_id="AKIDBENCHEXAMPLE",
+                         aws_secret_access_key="unused",
+                         config=botocore.config.Config(
+                             retries={"max_attempts": 1}))
+        k.create_stream(StreamName=name, ShardCount=shards)
+        wait_for(lambda: k.describe_stream_summary(StreamName=name)[
+            "StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", 30,
+            "the kinesalite stream")
+
+    def counts(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/" % self.cport,
+                                    timeout=30) as r:
+            return json.loads(r.read())
 
     def close(self):
         self.p.terminate()
@@ -684,16 +759,69 @@ def bare_worker_pss():
     return bare, bare_kinds, bare_pte, sl
 
 
-def run_idle(replay, nshards, seconds, results, profile=False):
-    row = "idle%d" % nshards
+def ctxt_switches(pid):
+    """Voluntary + involuntary context switches of a process so far: each
+    sleep that ends is one wake-up."""
+    n = 0
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(("voluntary_ctxt_switches",
+                                    "nonvoluntary_ctxt_switches")):
+                    n += int(line.split()[1])
+    except OSError:
+        return None
+    return n
+
+
+STRACE_LINE = re.compile(r"^(?:\d+\s+)?([a-z_0-9]+)\((.*)$")
+
+
+def strace_calls(pid, seconds, tag):
+    """Every system call of one worker for a while (strace -f): (GetRecords
+    calls, {syscall: count}). A call is a request sent: a send whose
+    buffer starts with "POST "."""
+    if subprocess.run(["which", "strace"], capture_output=True).returncode:
+        return None
+    out = os.path.join(OUT, "run", tag + ".strace")
+    p = subprocess.Popen(["strace", "-f", "-qq", "-s", "8", "-o", out, "-p",
+                          str(pid)], stderr=subprocess.DEVNULL)
+    time.sleep(seconds)
+    p.send_signal(signal.SIGINT)
+    p.wait()
+    counts, posts = {}, 0
+    with open(out) as f:
+        for line in f:
+            if "resumed>" in line:
+                continue
+            m = STRACE_LINE.match(line)
+            if not m:
+                continue
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+            if m.group(1) in ("sendto", "write", "writev", "sendmsg") and \
+                    m.group(2).lstrip("0123456789, ").startswith('"POST '):
+                posts += 1
+    os.unlink(out)
+    return posts, counts
+
+
+def run_idle(replay, nshards, seconds, results, profile=False, kin=None):
+    """nshards idle shards on the replay server, or on kinesalite (kin)
+    with S3 and SNS still on the replay server."""
+    row = "idle%d" % nshards + ("-kinesalite" if kin else "")
     stream = "s-" + row
     shards = ["shardId-%012d" % i for i in range(nshards)]
-    replay.streams({stream: {"shards": [{"id": s} for s in shards]}})
-    log("%s: keeper following %d idle shards (defaults: read.interval 1s, "
-        "5 calls/s)" % (row, nshards))
-    k = Keeper(replay, row, stream, {"read.calls_per_second": None,
-                                     "read.bytes_per_second": None,
-                                     "read.interval": None}, interval=1.0)
+    settings = {"read.calls_per_second": None, "read.bytes_per_second": None,
+                "read.interval": None}
+    if kin:
+        kin.create_stream(stream, nshards)
+        settings["endpoints.kinesis"] = kin.url
+    else:
+        replay.streams({stream: {"shards": [{"id": s} for s in shards]}})
+    log("%s: keeper following %d idle shards on %s (defaults: read.interval "
+        "1s, 5 calls/s)" % (row, nshards, "kinesalite" if kin else
+                            "the replay server"))
+    k = Keeper(replay, row, stream, settings, interval=1.0)
     k.mon.detail = False
 
     def all_started():
@@ -701,26 +829,39 @@ def run_idle(replay, nshards, seconds, results, profile=False):
         got = [st.get("%s/%s" % (stream, s), {}).get("first_get_records")
                for s in shards]
         return all(got) and got
-    firsts = wait_for(all_started, 60 + nshards, "%d workers to start" %
-                      nshards, 0.05)
-    k.mon.sample()
-    wstarts = {w["shard"]: w["start"] for w in k.mon.workers.values()}
-    exec_to_get = sorted(f - wstarts[s] for s, f in zip(shards, firsts)
-                         if wstarts.get(s) is not None)
+
+    def calls():
+        if kin:
+            return kin.counts().get("GetRecords", 0)
+        return sum(v["calls"] for n, v in replay.state()["shards"].items()
+                   if n.startswith(stream + "/"))
+    if kin:
+        # kinesalite's iterators name no shard: every worker has asked for
+        # its iterator, and a second later all of them read
+        wait_for(lambda: kin.counts().get("GetShardIterator", 0) >= nshards,
+                 60 + nshards, "%d workers to start" % nshards, 0.05)
+        firsts, exec_to_get = None, None
+        time.sleep(1)
+    else:
+        firsts = wait_for(all_started, 60 + nshards, "%d workers to start" %
+                          nshards, 0.05)
+        k.mon.sample()
+        wstarts = {w["shard"]: w["start"] for w in k.mon.workers.values()}
+        exec_to_get = sorted(f - wstarts[s] for s, f in zip(shards, firsts)
+                             if wstarts.get(s) is not None)
     k.mon.stop = True           # nothing of ours runs during the window
     time.sleep(3)
     wpids = children(k.sup_pid)
-
-    def calls():
-        return sum(v["calls"] for n, v in replay.state()["shards"].items()
-                   if n.startswith(stream + "/"))
+    allpids = [k.sup_pid] + wpids
     calls0 = calls()
     s0 = proc_runtime(k.sup_pid)
     w0 = sum(proc_runtime(p) or 0 for p in wpids)
+    cs0 = sum(ctxt_switches(p) or 0 for p in allpids)
     t0 = time.monotonic()
     time.sleep(seconds)
     s1 = proc_runtime(k.sup_pid)
     w1 = sum(proc_runtime(p) or 0 for p in wpids)
+    cs1 = sum(ctxt_switches(p) or 0 for p in allpids)
     dt = time.monotonic() - t0
     calls1 = calls()
     pss = []
@@ -738,6 +879,12 @@ def run_idle(replay, nshards, seconds, results, profile=False):
     sup = smaps_rollup(k.sup_pid) or {}
     sup_st = proc_status(k.sup_pid) or {}
     worker_rss = [(proc_status(p) or {}).get("VmRSS", 0) for p in wpids]
+    # one worker under strace, after the window (strace slows what it
+    # traces): the system calls of its idle calls
+    shard_pids = [p for p in wpids if (worker_shard(p) or "").startswith(
+        "shardId-")]
+    st = strace_calls(shard_pids[0], min(seconds, 10), row) \
+        if shard_pids else None
     # beside the idle workers, so that shared pages split the same way
     bare, bare_kinds, bare_pte, sleep_pss = bare_worker_pss()
     prof = None
@@ -745,26 +892,71 @@ def run_idle(replay, nshards, seconds, results, profile=False):
         prof = perf_attach(row, [k.sup_pid] + wpids, seconds)
     k.stop()
     cpu = (s1 - s0) + (w1 - w0)
+    ncalls = calls1 - calls0
     r = {"row": row, "kind": "idle", "shards": nshards, "window": dt,
+         "kinesis": "kinesalite" if kin else "replay",
          "cpu": cpu, "core_pct": cpu / dt * 100,
          "sup_pct": (s1 - s0) / dt * 100, "workers_pct": (w1 - w0) / dt * 100,
-         "calls": calls1 - calls0,
+         "calls": ncalls, "ms_per_call": cpu * 1000 / max(ncalls, 1),
+         "wakeups_per_call": (cs1 - cs0) / max(ncalls, 1),
+         "strace_calls": st[0] if st else None,
+         "syscalls": st[1] if st else None,
          "pss_median": statistics.median(pss), "pss_max": max(pss),
          "pss_mean": statistics.mean(pss), "rss_median":
          statistics.median(worker_rss), "pte_mean": statistics.mean(ptes),
          "kinds": kinds, "sup_pss": sup.get("Pss", 0),
-         "sup_rss": sup_st.get("VmRSS", 0), "sup_hwm": k.mon.sup_hwm,
+         "sup_rss": sup_st.get("VmRSS", 0),
+         "sup_hwm": max(k.mon.sup_hwm, sup_st.get("VmHWM", 0)),
          "sup_rss_kinds": k.sup_rss_kinds,
-         "startup_first_get": sorted(f - k.t0 for f in firsts),
+         "startup_first_get": sorted(f - k.t0 for f in firsts)
+         if firsts else None,
          "startup_exec_to_get": exec_to_get,
          "bare_worker_pss": (bare or {}).get("Pss", 0),
          "bare_kinds": bare_kinds, "bare_pte": bare_pte,
          "sleep_pss": (sleep_pss or {}).get("Pss", 0), "profile": prof}
+    if st and st[0]:
+        r["syscalls_per_call"] = sum(st[1].values()) / st[0]
     results[row] = r
     log("  %.2f%% of a core over %.0f s (supervisor %.2f%%, workers %.2f%%; "
-        "%d GetRecords), worker PSS median %.2f MiB" % (
+        "%d GetRecords, %.3f ms each, %.1f wake-ups each, %s system calls "
+        "each), worker PSS median %.2f MiB, supervisor VmHWM %.1f MiB" % (
             r["core_pct"], dt, r["sup_pct"], r["workers_pct"], r["calls"],
-            r["pss_median"] / MiB))
+            r["ms_per_call"], r["wakeups_per_call"],
+            "%.1f" % r["syscalls_per_call"] if "syscalls_per_call" in r
+            else "?", r["pss_median"] / MiB, r["sup_hwm"] / MiB))
+    return r
+
+
+def run_idle_floor(replay, nshards, seconds, results):
+    """The floor under an idle call on this machine (bench/idlefloor.c):
+    nshards bare socket clients, one per idle shard of the replay server,
+    a call a second each, without curl, signing or parsing."""
+    row = "idle%d-floor" % nshards
+    stream = "s-" + row
+    replay.streams({stream: {"shards": [{"id": "shardId-%012d" % i}
+                                        for i in range(nshards)]}})
+    prog = os.path.join(OUT, "bin", "kk-idlefloor")
+    subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-o", prog,
+                    os.path.join(HERE, "idlefloor.c")], check=True)
+    log("%s: %d bare socket clients, one idle call a second each" % (
+        row, nshards))
+    procs = []
+    for i in range(nshards):
+        procs.append(subprocess.Popen(
+            [prog, str(replay.port), stream, str(i), "1000", str(seconds)],
+            stdout=subprocess.PIPE, text=True))
+        time.sleep(1.0 / nshards)      # spread over the second, as workers
+    calls = cpu = 0
+    for p in procs:
+        out = p.communicate()[0].split()
+        if p.returncode == 0 and len(out) == 2:
+            calls += int(out[0])
+            cpu += float(out[1])
+    r = {"row": row, "kind": "idle-floor", "shards": nshards,
+         "calls": calls, "cpu": cpu,
+         "ms_per_call": cpu * 1000 / max(calls, 1)}
+    results[row] = r
+    log("  %d calls, %.3f ms of CPU each" % (calls, r["ms_per_call"]))
     return r
 
 
@@ -1165,21 +1357,43 @@ def report(res, env):
     for r in res.values():
         if r.get("kind") != "idle":
             continue
-        tgt("%d idle shards, CPU over %.0f s" % (r["shards"], r["window"]),
+        on_ = r.get("kinesis", "replay")
+        tgt("%d idle shards (%s), CPU over %.0f s" % (
+            r["shards"], on_, r["window"]),
             "%.2f%% of a core" % r["core_pct"], "< 2%" if r["shards"] == 100
             else "")
-        tgt("idle worker PSS (median of %d)" % r["shards"],
+        tgt("  CPU per idle GetRecords, all included",
+            "%.3f ms" % (r["cpu"] * 1000 / max(r["calls"], 1)), "< 0.2 ms")
+        if r.get("syscalls_per_call") is not None:
+            tgt("  system calls per call (one worker)",
+                "%.1f" % r["syscalls_per_call"], "")
+        if r.get("wakeups_per_call") is not None:
+            tgt("  wake-ups per call (all processes)",
+                "%.2f" % r["wakeups_per_call"], "")
+        fl = res.get("idle%d-floor" % r["shards"])
+        if fl and r.get("kinesis", "replay") == "replay":
+            tgt("  the floor: a bare socket client (idlefloor.c)",
+                "%.3f ms" % fl["ms_per_call"], "")
+        tgt("  idle worker PSS (median of %d)" % r["shards"],
             mib(r["pss_median"]), "< 4 MiB")
+        tgt("  supervisor peak RSS (VmHWM)", mib(r["sup_hwm"]), "< 8 MiB")
 
     for r in res.values():
         if r.get("kind") != "idle":
             continue
         P()
-        P("%d idle shards: %d GetRecords in %.0f s; CPU: supervisor %.2f%%, "
-          "workers %.2f%% of a core (%.2f ms per GetRecords, all included)" % (
-              r["shards"], r["calls"], r["window"], r["sup_pct"],
-              r["workers_pct"],
+        P("%d idle shards on %s: %d GetRecords in %.0f s; CPU: supervisor "
+          "%.2f%%, workers and helpers %.2f%% of a core (%.3f ms per "
+          "GetRecords, all included)" % (
+              r["shards"], r.get("kinesis", "replay"), r["calls"],
+              r["window"], r["sup_pct"], r["workers_pct"],
               r["cpu"] * 1000 / max(r["calls"], 1)))
+        if r.get("syscalls"):
+            n = max(r["strace_calls"], 1)
+            P("  system calls per GetRecords (strace of one worker, %d "
+              "calls): %s" % (r["strace_calls"], ", ".join(
+                  "%s %.1f" % (c, v / n) for c, v in sorted(
+                      r["syscalls"].items(), key=lambda x: -x[1]))))
         P("  supervisor PSS %s, RSS %s (peak %s); RSS MiB: %s" % (
             mib(r["sup_pss"]), mib(r["sup_rss"]), mib(r["sup_hwm"]),
             kinds_str(r["sup_rss_kinds"])))
@@ -1204,6 +1418,8 @@ def report(res, env):
                                        r["bare_worker_pss"] / 1024))
         s = r["startup_first_get"]
         e = r["startup_exec_to_get"]
+        if not s:
+            continue
         P("start-up, %d workers at once: keeper start -> first GetRecords "
           "min %.2f / median %.2f / max %.2f s; worker exec -> its first "
           "GetRecords median %.2f / max %.2f s" % (
@@ -1276,13 +1492,13 @@ def environment():
             "when": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
-def snapshot_programs():
+def snapshot_programs(built=BUILT):
     import hashlib
     import shutil
     os.makedirs(os.path.dirname(KEEPER), exist_ok=True)
     sums = []
     for p in (KEEPER, WORKER):
-        src = os.path.join(BUILT, os.path.basename(p))
+        src = os.path.join(built, os.path.basename(p))
         if not os.access(src, os.X_OK):
             raise SystemExit("%s is missing: run make first" % src)
         shutil.copy2(src, p + ".tmp")
@@ -1299,10 +1515,13 @@ def main():
     ap.add_argument("--rows")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--idle-seconds", type=float, default=20)
+    # another build's programs (DIR/kinesis-keeper{,-worker}), to compare
+    # two versions on the same machine at the same time of day
+    ap.add_argument("--programs", default=BUILT)
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     env = environment()
-    env["programs"] = snapshot_programs()
+    env["programs"] = snapshot_programs(a.programs)
     build_floor()
     sz = sizes(a.quick)
     want = set(a.rows.split(",")) if a.rows else None
@@ -1360,6 +1579,22 @@ def main():
         if on("idle100"):
             run_idle(replay, 100, a.idle_seconds if not a.quick else 5, res,
                      profile=not a.no_profile and perf_works())
+        if on("idle100-floor"):
+            run_idle_floor(replay, 100, a.idle_seconds if not a.quick else 5,
+                           res)
+        if on("idle100-kinesalite"):
+            try:
+                kin = Kinesalite()
+            except OSError as e:
+                kin = None
+                log("idle100-kinesalite: skipped: %s" % e)
+            if kin:
+                try:
+                    run_idle(replay, 100, a.idle_seconds if not a.quick
+                             else 5, res, kin=kin,
+                             profile=not a.no_profile and perf_works())
+                finally:
+                    kin.close()
         if on("idle500"):
             run_idle(replay, 500, a.idle_seconds if not a.quick else 5, res)
         if on("reshard100"):
