@@ -101,6 +101,17 @@ aws_ctx_set_abort(struct aws_ctx *ctx, int (*cb)(void))
 }
 
 void
+aws_ctx_set_wake(struct aws_ctx *ctx, const int *fds, size_t n,
+    int (*cb)(void))
+{
+	http_client_set_wake(ctx->kinesis.http, fds, n, cb);
+	http_client_set_wake(ctx->s3.http, fds, n, cb);
+	http_client_set_wake(ctx->sns.http, fds, n, cb);
+	http_client_set_wake(ctx->cloudwatch.http, fds, n, cb);
+	http_client_set_wake(ctx->sts.http, fds, n, cb);
+}
+
+void
 aws_result_init(struct aws_result *r)
 {
 	memset(r, 0, sizeof(*r));

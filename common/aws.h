@@ -64,6 +64,10 @@ int	aws_ctx_init(struct aws_ctx *, const struct cfg *, struct creds *);
 void	aws_ctx_free(struct aws_ctx *);
 /* Abort requests in flight when cb() says so (see http_client_set_abort). */
 void	aws_ctx_set_abort(struct aws_ctx *, int (*cb)(void));
+/* ... and ask cb() at once when one of fds turns readable meanwhile
+ * (http_client_set_wake). */
+void	aws_ctx_set_wake(struct aws_ctx *, const int *fds, size_t n,
+	    int (*cb)(void));
 void	aws_result_init(struct aws_result *);
 void	aws_result_free(struct aws_result *);
 /* 0 on a 2xx answer; -1 otherwise, with res describing the last failure. */

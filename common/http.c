@@ -2,9 +2,14 @@
  * http.c: HTTP over libcurl. One easy handle per client so that requests to
  * the same service reuse their connection. Bodies are bounded: a hostile or
  * broken server cannot make us allocate without limit, and a server that
- * trickles bytes is cut off by the low-speed limit.
+ * trickles bytes is cut off by the low-speed limit. The transfer runs in
+ * curl's multi-socket mode under our own poll(): curl is told which
+ * socket is ready, so it need not poll to find out, and the poll that waits
+ * for the answer also watches the caller's wake-up descriptors.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +25,43 @@
 #define HTTP_LOW_SPEED_BYTES	512	/* bytes/s ... */
 #define HTTP_LOW_SPEED_SECS	20	/* ... sustained this long aborts */
 
-struct http_client {
-	CURL	*curl;
-	char	*ca_file;
-	int	(*abort_cb)(void);
-};
-
 struct sink {
 	struct http_response	*resp;
 	size_t			 max;
+};
+
+/*
+ * The handle keeps pointers into this struct (sink, errbuf, headers)
+ * between requests, and its options between requests of one method: an
+ * idle shard's GetRecords sets only what changes (URL, headers, body), not
+ * the thirty options a reset would need again.
+ */
+#define HTTP_MAX_SOCKS		8	/* one, or a few while connecting */
+#define HTTP_MAX_WAKE		4
+
+struct http_client {
+	CURL			*curl;
+	CURLM			*multi;		/* holds the connection cache */
+	struct {
+		curl_socket_t	 fd;
+		int		 what;		/* CURL_POLL_IN/OUT/INOUT */
+	}			 socks[HTTP_MAX_SOCKS];
+	size_t			 nsocks;
+	int			 sock_overflow;
+	uint64_t		 timer_at;	/* now_ms() when curl's timer is due */
+	int			 timer_on;
+	int			 wake[HTTP_MAX_WAKE];	/* the caller's, see .h */
+	size_t			 nwake;
+	int			(*woken)(void);
+	char			*ca_file;
+	int			(*abort_cb)(void);
+	int			 configured;	/* shared options are set */
+	char			 method[16];	/* ... for this method */
+	long			 timeout_ms;	/* the CURLOPT_TIMEOUT_MS set */
+	struct curl_slist	*headers;	/* the last request's */
+	struct buf		 line;		/* one header line, reused */
+	struct sink		 sink;
+	char			 errbuf[CURL_ERROR_SIZE];
 };
 
 void
@@ -38,15 +71,59 @@ http_global_init(void)
 		fatalx("curl_global_init failed");
 }
 
+/* curl says which sockets to watch for what: kept for the next poll() */
+static int
+sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+	struct http_client *c = arg;
+	size_t i;
+
+	for (i = 0; i < c->nsocks; i++)
+		if (c->socks[i].fd == fd)
+			break;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < c->nsocks)
+			c->socks[i] = c->socks[--c->nsocks];
+		return 0;
+	}
+	if (i == c->nsocks) {
+		if (c->nsocks == HTTP_MAX_SOCKS) {
+			c->sock_overflow = 1;	/* fails the transfer */
+			return -1;
+		}
+		c->socks[c->nsocks++].fd = fd;
+	}
+	c->socks[i].what = what;
+	return 0;
+}
+
+/* curl's single timer: when it wants to be called without socket news */
+static int
+timer_cb(CURLM *m, long timeout_ms, void *arg)
+{
+	struct http_client *c = arg;
+
+	c->timer_on = timeout_ms >= 0;
+	if (c->timer_on)
+		c->timer_at = now_ms() + (uint64_t)timeout_ms;
+	return 0;
+}
+
 struct http_client *
 http_client_new(const char *ca_file)
 {
 	struct http_client *c = xcalloc(1, sizeof(*c));
 
-	if ((c->curl = curl_easy_init()) == NULL)
+	if ((c->curl = curl_easy_init()) == NULL ||
+	    (c->multi = curl_multi_init()) == NULL)
 		fatalx("curl_easy_init failed");
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	if (ca_file != NULL)
 		c->ca_file = xstrdup(ca_file);
+	buf_init(&c->line);
 	return c;
 }
 
@@ -55,15 +132,33 @@ http_client_free(struct http_client *c)
 {
 	if (c == NULL)
 		return;
+	/* the cached connections go with the multi handle */
+	curl_multi_cleanup(c->multi);
 	curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->headers);
+	buf_free(&c->line);
 	free(c->ca_file);
 	free(c);
+}
+
+void
+http_client_set_wake(struct http_client *c, const int *fds, size_t n,
+    int (*cb)(void))
+{
+	size_t i;
+
+	c->woken = cb;
+	c->nwake = 0;
+	for (i = 0; i < n && i < HTTP_MAX_WAKE; i++)
+		if (fds[i] >= 0)
+			c->wake[c->nwake++] = fds[i];
 }
 
 void
 http_client_set_abort(struct http_client *c, int (*cb)(void))
 {
 	c->abort_cb = cb;
+	c->configured = 0;	/* the progress options change */
 }
 
 static int
@@ -177,63 +272,26 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-int
-http_perform(struct http_client *c, const struct http_request *req,
-    struct http_response *resp)
+/*
+ * The options every request of one method shares, set after a reset: a
+ * request of another method starts from a clean handle (NOBODY, POST and
+ * CUSTOMREQUEST interact), requests of the same method reuse them. A reset
+ * keeps the connection cache.
+ */
+static void
+configure(struct http_client *c, const char *method)
 {
 	CURL *h = c->curl;
-	struct curl_slist *hl = NULL;
-	struct sink sink;
-	char errbuf[CURL_ERROR_SIZE];
-	struct buf line;
-	CURLcode rc;
-	size_t i;
-	int have_ctype;
-
-	buf_reset(&resp->body);
-	resp->status = 0;
-	resp->error[0] = '\0';
-	resp->truncated = 0;
-	resp->amz_error_type[0] = '\0';
-	resp->etag[0] = '\0';
-	buf_reset(&resp->meta);
-	resp->content_length = -1;
-	sink.resp = resp;
-	sink.max = req->max_response ? req->max_response : 16 * 1024 * 1024;
-	errbuf[0] = '\0';
-
-	buf_init(&line);
-	have_ctype = 0;
-	for (i = 0; i < req->nheaders; i++) {
-		if (strcasecmp(req->headers[i].name, "Content-Type") == 0)
-			have_ctype = 1;
-		buf_reset(&line);
-		buf_printf(&line, "%s: %s", req->headers[i].name,
-		    req->headers[i].value);
-		hl = curl_slist_append(hl, line.data);
-	}
-	/* no "Expect: 100-continue" round trip; curl picks the length */
-	hl = curl_slist_append(hl, "Expect:");
-	hl = curl_slist_append(hl, "Accept:");
-	/* curl would call a bare POST/PUT body a form: it is not one, and a
-	 * server that believes it (moto does) mangles the body */
-	if (!have_ctype)
-		hl = curl_slist_append(hl, "Content-Type:");
-	buf_free(&line);
 
 	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, req->url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->sink);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &c->sink);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)HTTP_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ?
-	    req->timeout_ms : (long)HTTP_DEFAULT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)HTTP_LOW_SPEED_BYTES);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)HTTP_LOW_SPEED_SECS);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -249,33 +307,197 @@ http_perform(struct http_client *c, const struct http_request *req,
 		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
 		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
 	}
-
-	if (strcmp(req->method, "GET") == 0) {
+	if (strcmp(method, "GET") == 0)
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	} else if (strcmp(req->method, "HEAD") == 0) {
+	else if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	} else {
+	else {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	}
+	c->timeout_ms = -1;
+	snprintf(c->method, sizeof(c->method), "%s", method);
+	c->configured = 1;
+}
+
+/*
+ * One transfer of the easy handle in the multi handle, driven by poll():
+ * curl acts on the sockets poll() found ready and on its timer (timeouts,
+ * the low-speed limit). A wake-up descriptor that turns readable asks
+ * woken() whether to give up; if not, it is left alone for the rest of
+ * the transfer (it may stay readable, e.g. at EOF), and the progress
+ * callback still ends the transfer when the caller says so.
+ */
+static CURLcode
+run(struct http_client *c)
+{
+	struct pollfd pfd[HTTP_MAX_SOCKS + HTTP_MAX_WAKE];
+	CURLMcode mc;
+	CURLMsg *msg;
+	CURLcode rc = CURLE_OK;
+	uint64_t now;
+	size_t i, ns, nfd;
+	int running = 1, n, left, ev, timeout, done = 0;
+	int wake = c->nwake > 0 && c->woken != NULL;
+
+	c->sock_overflow = 0;
+	if ((mc = curl_multi_add_handle(c->multi, c->curl)) != CURLM_OK) {
+		snprintf(c->errbuf, sizeof(c->errbuf), "%s",
+		    curl_multi_strerror(mc));
+		return CURLE_FAILED_INIT;
+	}
+	while (running) {
+		now = now_ms();
+		if (c->timer_on && c->timer_at <= now) {
+			c->timer_on = 0;
+			curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0,
+			    &running);
+			continue;
+		}
+		nfd = 0;
+		for (i = 0; i < c->nsocks; i++) {
+			pfd[nfd].fd = c->socks[i].fd;
+			pfd[nfd].events = ((c->socks[i].what & CURL_POLL_IN) ?
+			    POLLIN : 0) | ((c->socks[i].what & CURL_POLL_OUT) ?
+			    POLLOUT : 0);
+			pfd[nfd++].revents = 0;
+		}
+		ns = nfd;
+		for (i = 0; wake && i < c->nwake; i++) {
+			pfd[nfd].fd = c->wake[i];
+			pfd[nfd].events = POLLIN;
+			pfd[nfd++].revents = 0;
+		}
+		/* without a timer curl waits for its sockets only; a second
+		 * is a bound, not a tick (curl keeps a timer while it works) */
+		timeout = !c->timer_on ? 1000 : c->timer_at - now > 1000 ?
+		    1000 : (int)(c->timer_at - now);
+		n = poll(pfd, nfd, timeout);
+		if (n == -1 && errno != EINTR) {
+			snprintf(c->errbuf, sizeof(c->errbuf), "poll: %s",
+			    strerror(errno));
+			rc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (n <= 0) {
+			if (n == 0 && !c->timer_on)
+				curl_multi_socket_action(c->multi,
+				    CURL_SOCKET_TIMEOUT, 0, &running);
+			continue;
+		}
+		for (i = ns; i < nfd; i++)
+			if (pfd[i].revents != 0)
+				break;
+		if (i < nfd) {
+			if (c->woken()) {
+				snprintf(c->errbuf, sizeof(c->errbuf),
+				    "Callback aborted");
+				rc = CURLE_ABORTED_BY_CALLBACK;
+				done = 1;
+				break;
+			}
+			wake = 0;
+		}
+		for (i = 0; i < ns; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			ev = 0;
+			if (pfd[i].revents & (POLLIN | POLLHUP))
+				ev |= CURL_CSELECT_IN;
+			if (pfd[i].revents & POLLOUT)
+				ev |= CURL_CSELECT_OUT;
+			if (pfd[i].revents & (POLLERR | POLLNVAL))
+				ev |= CURL_CSELECT_ERR;
+			curl_multi_socket_action(c->multi, pfd[i].fd, ev,
+			    &running);
+		}
+	}
+	while (!done && (msg = curl_multi_info_read(c->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->curl) {
+			rc = msg->data.result;
+			done = 1;
+		}
+	if (!done && rc == CURLE_OK) {
+		snprintf(c->errbuf, sizeof(c->errbuf), "%s", c->sock_overflow ?
+		    "too many sockets" : "transfer ended without a result");
+		rc = CURLE_RECV_ERROR;
+	}
+	/* the connection stays in the multi handle's cache (closed if the
+	 * transfer was cut short) */
+	curl_multi_remove_handle(c->multi, c->curl);
+	return rc;
+}
+
+int
+http_perform(struct http_client *c, const struct http_request *req,
+    struct http_response *resp)
+{
+	CURL *h = c->curl;
+	struct curl_slist *hl = NULL;
+	CURLcode rc;
+	size_t i;
+	long timeout;
+	int have_ctype;
+
+	buf_reset(&resp->body);
+	resp->status = 0;
+	resp->error[0] = '\0';
+	resp->truncated = 0;
+	resp->amz_error_type[0] = '\0';
+	resp->etag[0] = '\0';
+	buf_reset(&resp->meta);
+	resp->content_length = -1;
+	c->sink.resp = resp;
+	c->sink.max = req->max_response ? req->max_response : 16 * 1024 * 1024;
+	c->errbuf[0] = '\0';
+
+	have_ctype = 0;
+	for (i = 0; i < req->nheaders; i++) {
+		if (strcasecmp(req->headers[i].name, "Content-Type") == 0)
+			have_ctype = 1;
+		buf_reset(&c->line);
+		buf_addstr(&c->line, req->headers[i].name);
+		buf_addstr(&c->line, ": ");
+		buf_addstr(&c->line, req->headers[i].value);
+		hl = curl_slist_append(hl, c->line.data);
+	}
+	/* no "Expect: 100-continue" round trip; curl picks the length */
+	hl = curl_slist_append(hl, "Expect:");
+	hl = curl_slist_append(hl, "Accept:");
+	/* curl would call a bare POST/PUT body a form: it is not one, and a
+	 * server that believes it (moto does) mangles the body */
+	if (!have_ctype)
+		hl = curl_slist_append(hl, "Content-Type:");
+
+	if (!c->configured || strcmp(c->method, req->method) != 0)
+		configure(c, req->method);
+	curl_easy_setopt(h, CURLOPT_URL, req->url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	/* the list the handle pointed to until now */
+	curl_slist_free_all(c->headers);
+	c->headers = hl;
+	timeout = req->timeout_ms > 0 ? req->timeout_ms :
+	    (long)HTTP_DEFAULT_TIMEOUT_MS;
+	if (timeout != c->timeout_ms) {
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+		c->timeout_ms = timeout;
+	}
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS,
 		    req->body != NULL ? req->body : "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)req->body_len);
-		if (strcmp(req->method, "POST") != 0)
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
 	}
 
-	rc = curl_easy_perform(h);
-	curl_slist_free_all(hl);
-	/* the handle keeps pointers to our stack: drop them now */
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	rc = run(c);
 	if (rc != CURLE_OK) {
 		if (resp->truncated)
 			snprintf(resp->error, sizeof(resp->error),
-			    "response body larger than %zu bytes", sink.max);
+			    "response body larger than %zu bytes", c->sink.max);
 		else
 			snprintf(resp->error, sizeof(resp->error), "%s",
-			    errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			    c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);

@@ -46,6 +46,11 @@ void			 http_client_free(struct http_client *);
 /* cb() != 0 aborts a transfer in flight (checked about once a second and
  * whenever data moves): how a stop reaches a hung request. */
 void			 http_client_set_abort(struct http_client *, int (*cb)(void));
+/* While a request waits, also watch these descriptors (at most 4: the
+ * caller's signalfd, its supervisor): when one turns readable, cb() says
+ * at once whether to abort, not at the abort callback's next check. */
+void			 http_client_set_wake(struct http_client *, const int *,
+			    size_t, int (*cb)(void));
 /* 0 if an HTTP answer arrived (any status), -1 on a transport error
  * (resp->error says what). resp must be initialised with http_response_init. */
 int			 http_perform(struct http_client *,

@@ -68,6 +68,7 @@ static struct {
 	int			 sigfd;
 	int			 stopping;
 	int			 reading;	/* a GetRecords is in flight */
+	uint64_t		 call_ms;	/* when it was sent */
 	uint64_t		 stop_deadline;
 	struct msg_stats	 stats;
 	uint64_t		 stats_sent_ms;
@@ -155,9 +156,13 @@ interrupted(void)
 
 /*
  * Checked by curl while a request is in flight: a stop (a signal, or the
- * supervisor gone) is noticed at once and ends a GetRecords there; another
- * transfer still running at the stop deadline (an upload to a hung S3) is
- * abandoned; the checkpoint has not moved, so nothing is lost.
+ * supervisor gone) ends a GetRecords there; another transfer still running
+ * at the stop deadline (an upload to a hung S3) is abandoned; the
+ * checkpoint has not moved, so nothing is lost. The request's own wait
+ * watches the signalfd and the supervisor (woken() below), so a stop is
+ * seen at once; this check polls them at most every 100 ms besides, and
+ * not in a GetRecords' first 100 ms: an idle call is over in one, and the
+ * wait before the next call polls anyway (a system call fewer per call).
  */
 static int
 abort_transfer(void)
@@ -165,6 +170,8 @@ abort_transfer(void)
 	static uint64_t last;
 	uint64_t now = now_ms();
 
+	if (w.reading && w.call_ms > last)
+		last = w.call_ms;
 	if (now - last >= 100) {
 		last = now;
 		wait_events(0);
@@ -172,6 +179,15 @@ abort_transfer(void)
 	/* a read is worth nothing once we stop: what we hold gets flushed
 	 * now, not after a stalled GetRecords gave up */
 	return w.stopping && (w.reading || now >= w.stop_deadline);
+}
+
+/* A signal or the supervisor woke a request's wait: see at once whether
+ * it is a stop (abort_transfer's rule). */
+static int
+woken(void)
+{
+	wait_events(0);
+	return w.stopping && (w.reading || now_ms() >= w.stop_deadline);
 }
 
 static void
@@ -1122,6 +1138,7 @@ read_loop(void)
 		w.stats.getrecords_calls++;
 		last_call = now_ms();
 		w.reading = 1;
+		w.call_ms = last_call;
 		r = kinesis_get_records(&w.aws, it, w.cfg.read_max_records, &recs,
 		    &res);
 		w.reading = 0;
@@ -1635,6 +1652,11 @@ main(int argc, char *argv[])
 		fatalx_code(EX_CONFIG_, "bad endpoint");
 	w.aws.interrupted = interrupted;
 	aws_ctx_set_abort(&w.aws, abort_transfer);
+	{
+		int wake[2] = { w.sigfd, SUP_FD };
+
+		aws_ctx_set_wake(&w.aws, wake, 2, woken);
+	}
 	/* a multipart upload of a run that died is never left dangling */
 	s3_abort_stale(&w.aws, &w.cfg, w.upload_state);
 	{
