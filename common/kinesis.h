@@ -63,6 +63,8 @@ int	kinesis_get_iterator(struct aws_ctx *, const char *stream,
  * caller at once so that it keeps its own read budget. */
 int	kinesis_get_records(struct aws_ctx *, const char *iterator, int limit,
 	    struct kinesis_records *, struct aws_result *);
+/* The JSON body of a GetRecords request, appended to b. */
+void	kinesis_get_records_body(struct buf *, const char *iterator, int limit);
 /* Parse a GetRecords response body. 0, or -1 with *why naming the problem.
  * The body is modified: the records may point into it (they stay valid as
  * long as the body does). */
