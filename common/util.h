@@ -53,6 +53,9 @@ void	 fmt_iso8601_ms(int64_t epoch_ms, char *out, size_t outlen);
 /* Hex and digests (OpenSSL). out must hold 2*len+1. */
 void	 hex_encode(const unsigned char *in, size_t len, char *out);
 void	 sha256_hex(const void *data, size_t len, char out[65]);
+/* OpenSSL's SHA-256, fetched once (an EVP_MD) */
+struct evp_md_st;
+const struct evp_md_st *sha256_md(void);
 /* base64 of the MD5 of data, as Content-MD5 wants it; out >= 25 bytes */
 void	 md5_base64(const void *data, size_t len, char out[32]);
 /* Standard base64 encode: appends to b. */
