@@ -19,6 +19,9 @@ CC	?= cc
 PKGS	= libcurl json-c libconfig zlib libcrypto libdeflate libzstd libisal
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# the supervisor makes no network call: no libcurl, no compression engines
+SUP_PKGS = json-c libconfig libcrypto
+SUP_LIBS   := $(shell pkg-config --libs $(SUP_PKGS) 2>/dev/null) -lm
 
 WARN	= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	  -Wmissing-declarations -Wpointer-arith -Wcast-qual -Wwrite-strings \
@@ -39,19 +42,21 @@ SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 COMMON_SRCS = common/archive.c common/log.c common/util.c common/cfg.c common/cfg_check.c \
 	      common/cfg_dump.c common/cfg_file.c common/cfg_units.c \
 	      common/jsonscan.c common/sigv4.c common/msg.c common/http.c \
-	      common/aws.c common/creds.c common/pos.c common/ckpt.c \
+	      common/aws.c common/aws_error.c common/creds.c common/pos.c \
+	      common/ckpt.c \
 	      common/outbox.c common/kinesis.c common/kinesis_parse.c \
 	      common/s3.c common/sns.c common/sts.c common/health.c \
 	      common/cloudwatch.c
-SUP_SRCS    = supervisor/keeper.c supervisor/slot.c supervisor/status.c \
-	      supervisor/check.c supervisor/chain.c supervisor/verify.c
-# the supervisor's network helpers (helper.c, metrics.c) are a mode of the
-# worker program: they need libcurl and OpenSSL, the supervisor does not
-# (check.c and verify.c, the "check" and "verify" commands, make their
-# calls outside the keeper's loop)
+SUP_SRCS    = supervisor/keeper.c supervisor/slot.c supervisor/status.c
+# the supervisor's network helpers (helper.c, metrics.c) and its network
+# commands ("check", "verify": check.c, verify.c, chain.c) are modes of the
+# worker program, which the supervisor execs for them: they need libcurl,
+# the supervisor does not, and does not link it (its peak RSS would double
+# with libcurl's dependencies mapped)
 WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c \
 	      worker/jsonpath.c worker/compress.c worker/localcopy.c \
-	      supervisor/helper.c supervisor/metrics.c
+	      supervisor/helper.c supervisor/metrics.c supervisor/check.c \
+	      supervisor/chain.c supervisor/verify.c
 # the worker's modules the unit tests call (its main() left out)
 WORKER_LIB_SRCS = $(filter-out worker/worker.c,$(WORKER_SRCS))
 # likewise the supervisor's (the slot table, verify's chain checks)
@@ -92,14 +97,14 @@ build/asan/libsup.a: $(SUP_LIB_SRCS:%.c=build/asan/%.o)
 	$(AR) rcs $@ $^
 
 build/kinesis-keeper: $(SUP_OBJS) build/obj/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(SUP_LIBS)
 
 build/kinesis-keeper-worker: $(WORKER_OBJS) build/obj/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The same programs under AddressSanitizer/UBSan, for the end-to-end tests.
 build/asan/kinesis-keeper: $(SUP_SRCS:%.c=build/asan/%.o) build/asan/libcommon.a
-	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(SAN) $(LDFLAGS) -o $@ $^ $(SUP_LIBS)
 
 build/asan/kinesis-keeper-worker: $(WORKER_SRCS:%.c=build/asan/%.o) \
 	    build/asan/libcommon.a

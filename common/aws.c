@@ -127,21 +127,6 @@ aws_result_free(struct aws_result *r)
 	buf_free(&r->meta);
 }
 
-const char *
-aws_strerror(const struct aws_result *r)
-{
-	static char s[768];
-
-	if (r->transport)
-		snprintf(s, sizeof(s), "%s", r->message);
-	else if (r->code[0] != '\0')
-		snprintf(s, sizeof(s), "%s: %s (HTTP %ld)", r->code,
-		    r->message[0] ? r->message : "no message", r->status);
-	else
-		snprintf(s, sizeof(s), "HTTP %ld", r->status);
-	return s;
-}
-
 int
 aws_is_throttle(long status, const char *code)
 {

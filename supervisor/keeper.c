@@ -31,10 +31,8 @@
 #include "health.h"
 #include "helper.h"
 #include "log.h"
-#include "verify.h"
 #include "msg.h"
 #include "outbox.h"
-#include "check.h"
 #include "slot.h"
 #include "status.h"
 #include "util.h"
@@ -2053,6 +2051,29 @@ make_dirs(void)
 	}
 }
 
+/*
+ * "check" and "verify" call AWS: the worker program runs them (-C), the
+ * program that links libcurl; this one does not (Makefile). Same argv,
+ * same exit statuses: the command replaces this process.
+ */
+static int
+run_command(int argc, char *argv[])
+{
+	char path[PATH_MAX], **av;
+	int i;
+
+	find_program(path, sizeof(path), "KINESIS_KEEPER_HELPER", WORKER_NAME);
+	av = xcalloc((size_t)argc + 2, sizeof(*av));
+	av[0] = xstrdup(WORKER_NAME);
+	av[1] = xstrdup("-C");
+	for (i = 1; i < argc; i++)
+		av[i + 1] = argv[i];
+	execv(path, av);
+	fprintf(stderr, "kinesis-keeper: %s: %s: %s\n", argv[1], path,
+	    strerror(errno));
+	return EX_FATAL;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -2062,7 +2083,7 @@ main(int argc, char *argv[])
 	size_t i;
 
 	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
-		return verify_main(argc - 1, argv + 1);
+		return run_command(argc, argv);
 	if (argc == 2 && strcmp(argv[1], "--list-keys") == 0) {
 		cfg_list_keys(stdout);
 		return 0;
@@ -2071,7 +2092,7 @@ main(int argc, char *argv[])
 	if (argc >= 2 && strcmp(argv[1], "status") == 0)
 		return status_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "check") == 0)
-		return check_main(argc - 1, argv + 1);
+		return run_command(argc, argv);
 	while ((ch = getopt(argc, argv, "dhnvVD:")) != -1) {
 		switch (ch) {
 		case 'd':

@@ -30,6 +30,7 @@
 #include "aws.h"
 #include "batch.h"
 #include "cfg.h"
+#include "check.h"
 #include "ckpt.h"
 #include "creds.h"
 #include "health.h"
@@ -43,6 +44,7 @@
 #include "record.h"
 #include "s3.h"
 #include "util.h"
+#include "verify.h"
 
 #define SUP_FD			3	/* the supervisor channel, by contract */
 #define THROTTLE_BASE_MS	1000	/* jittered: 500 ms to 1 s at first */
@@ -1512,6 +1514,13 @@ main(int argc, char *argv[])
 	/* the supervisor's network helpers live in this program too */
 	if (argc > 1 && strncmp(argv[1], "-H", 2) == 0)
 		return helper_main(argc, argv);
+	/* and its commands that call AWS: kinesis-keeper check, verify */
+	if (argc > 2 && strcmp(argv[1], "-C") == 0) {
+		if (strcmp(argv[2], "check") == 0)
+			return check_main(argc - 2, argv + 2);
+		if (strcmp(argv[2], "verify") == 0)
+			return verify_main(argc - 2, argv + 2);
+	}
 	while ((ch = getopt(argc, argv, "dvD:s:g:")) != -1) {
 		switch (ch) {
 		case 'd':

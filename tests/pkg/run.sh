@@ -483,6 +483,17 @@ else
 	not_ok "packaged kinesis-keeper -n on the packaged example.conf"
 	echo "$out" | comment
 fi
+# the supervisor makes no network call and links no libcurl (issue 17:
+# its peak RSS); the worker program runs its "check" and "verify"
+check "the packaged supervisor does not link libcurl, the worker does" sh -c "
+    ! ldd '$x/usr/sbin/kinesis-keeper' | grep libcurl &&
+    ldd '$x/usr/lib/kinesis-keeper/kinesis-keeper-worker' | grep -q libcurl"
+check "packaged kinesis-keeper check runs in the worker program (78 on a missing file)" sh -c "
+    KINESIS_KEEPER_HELPER='$x/usr/lib/kinesis-keeper/kinesis-keeper-worker' \
+	'$x/usr/sbin/kinesis-keeper' check '$tmp/no-such.conf' 2>'$tmp/chk.err'
+    rc=\$?
+    cat '$tmp/chk.err'
+    [ \$rc -eq 78 ] && grep -q 'no-such.conf' '$tmp/chk.err'"
 "$x/usr/lib/kinesis-keeper/kinesis-keeper-worker" -d -s shardId-000000000000 \
     -g 1 "$x/etc/kinesis-keeper/example.conf" 3</dev/null \
     >"$tmp/worker.out" 2>&1
