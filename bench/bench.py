@@ -477,8 +477,10 @@ def drained(replay, stream, shards):
 
 def stored_objects(replay, row):
     d = os.path.join(replay.store, row)
+    # not the per-shard head objects (_keeper/<shard>.json): not archive
     return sorted(os.path.join(d, f) for f in os.listdir(d)
-                  if not f.endswith(".part"))
+                  if not f.endswith(".part") and
+                  "%2F_keeper%2F" not in "%2F" + f)
 
 
 def unpack(files, dest, engine="gzip"):

@@ -314,10 +314,15 @@ def store(bucket, key, body):
     os.replace(path + ".part", path)
     with LOCK:
         b = bucket_state(bucket)
+        b["last_put_done"] = now()
+        if "/_keeper/" in "/" + key:
+            # the per-shard head object (where the shard stands), rewritten
+            # at every flush: not archive, so not counted as such
+            b["heads"] = b.get("heads", 0) + 1
+            return
         b["objects"] += 1
         b["bytes"] += len(body)
         b["max_object"] = max(b["max_object"], len(body))
-        b["last_put_done"] = now()
         b["keys"].append(key)
 
 
