@@ -71,6 +71,7 @@ static struct {
 	int			 stopping;
 	int			 reading;	/* a GetRecords is in flight */
 	uint64_t		 call_ms;	/* when it was sent */
+	int			 busy;		/* the last answer was big: a backlog */
 	uint64_t		 stop_deadline;
 	struct msg_stats	 stats;
 	uint64_t		 stats_sent_ms;
@@ -519,6 +520,18 @@ adopt(const char *key, struct arc_object *o, size_t *stored)
 	return r == 1 ? 1 : 0;
 }
 
+/* Memory for an idle shard: the empty batch's body buffer goes back. */
+static void
+release_big_buffers(void)
+{
+	struct part *p = w.batch.parts[0];
+
+	if (w.batch.records == 0 && p->out.cap > BIG_BUFFER) {
+		buf_free(&p->out);
+		malloc_trim(0);
+	}
+}
+
 /*
  * Upload one object (a part of the batch) with If-None-Match, retrying
  * while S3 fails (back-pressure: nothing more is read meanwhile). 0 stored,
@@ -820,11 +833,11 @@ flush(int shard_done)
 reset:
 	batch_reset(b);
 	/* give a big batch's memory back: an idle shard should not keep the
-	 * high-water mark of its busiest minute */
-	if (b->parts[0]->out.cap > BIG_BUFFER) {
-		buf_free(&b->parts[0]->out);
-		malloc_trim(0);
-	}
+	 * high-water mark of its busiest minute. Not while a backlog is read:
+	 * the next batch would fault the same pages in again (a page fault
+	 * per 4 KiB of object, about a tenth of the worker's CPU) */
+	if (!w.busy)
+		release_big_buffers();
 out:
 	for (i = 0; i < n; i++)
 		buf_free(&keys[i]);
@@ -1251,11 +1264,15 @@ read_loop(void)
 		it = recs.next_iterator;
 		recs.next_iterator = NULL;
 		kinesis_records_free(&recs);
-		/* caught up after a burst: drop the big response buffer */
-		if (res.body.cap > BIG_BUFFER && res.body.len < BIG_BUFFER / 8) {
+		/* caught up after a burst: drop the big buffers (kept while
+		 * a backlog is read, see flush) */
+		w.busy = res.body.len >= BIG_BUFFER / 8;
+		if (res.body.cap > BIG_BUFFER && !w.busy) {
 			buf_free(&res.body);
 			malloc_trim(0);
 		}
+		if (!w.busy)
+			release_big_buffers();
 		if (!w.reposition && !w.forced &&
 		    batch_expired(&w.batch, now_ms()) && flush(0) == -1)
 			exit(EX_FATAL);
