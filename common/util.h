@@ -60,9 +60,13 @@ const struct evp_md_st *sha256_md(void);
 void	 md5_base64(const void *data, size_t len, char out[32]);
 /* Standard base64 encode: appends to b. */
 void	 base64_encode_buf(struct buf *b, const void *in, size_t len);
-/* Standard base64 decode (padding required, no whitespace); -1 if invalid. */
+/* Standard base64 decode (padding required, no whitespace); -1 if invalid.
+ * out may be in (decoding in place). */
 ssize_t	 base64_decode(const char *in, size_t len, unsigned char *out,
 	    size_t outcap);
+/* The vector decoder (AVX2, where the CPU has it): -1 until the first
+ * decode looks, 0 off, 1 on; the unit tests run both ways. */
+extern int	 base64_simd;
 
 /*
  * Sequence numbers are decimal strings up to 128 bits (56 digits on AWS,
