@@ -160,10 +160,13 @@ put_single(struct aws_ctx *ctx, const struct cfg *cfg, const struct s3_put *put,
     const struct target *t, struct aws_result *res)
 {
 	struct hdrs h;
+	char md5[32];
 	int r;
 
 	object_headers(&h, cfg, put);
-	hdr_add(&h, "Content-MD5", put->md5_b64);
+	if (put->md5_b64 == NULL)
+		md5_base64(put->body, put->len, md5);
+	hdr_add(&h, "Content-MD5", put->md5_b64 != NULL ? put->md5_b64 : md5);
 	if (put->if_none_match)
 		hdr_add(&h, "If-None-Match", "*");
 	r = s3_call(ctx, t, "PUT", NULL, 0, h.h, h.n, put->body, put->len,

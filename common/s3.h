@@ -16,7 +16,10 @@ struct s3_put {
 	const void		*body;
 	size_t			 len;
 	const char		*content_type;
-	const char		*md5_b64;	/* Content-MD5 */
+	const char		*md5_b64;	/* Content-MD5; NULL: computed
+						 * here, only when the body goes
+						 * whole (each part of a multipart
+						 * upload has its own) */
 	const char		*sha256_hex;	/* payload hash (also signed) */
 	const struct sigv4_kv	*meta;		/* names without "x-amz-meta-" */
 	size_t			 nmeta;

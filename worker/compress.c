@@ -47,7 +47,9 @@ comp_init(struct comp *c, enum cfg_compression kind, int level)
 	case COMPRESSION_GZIP:
 		if (use_isal(c)) {
 			c->engine = xcalloc(1, sizeof(struct isal_zstream));
-			c->level_buf_size = ISAL_DEF_LVL2_DEFAULT;
+			/* the work area of COMP_ISAL_LEVEL */
+			c->level_buf_size = COMP_ISAL_LEVEL == 1 ?
+			    ISAL_DEF_LVL1_DEFAULT : ISAL_DEF_LVL2_DEFAULT;
 			c->level_buf = xmalloc(c->level_buf_size);
 		} else if ((c->engine = libdeflate_alloc_compressor(level)) ==
 		    NULL)

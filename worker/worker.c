@@ -543,11 +543,10 @@ upload(struct part *p, const char *key, const struct arc_object *o)
 	struct s3_put put;
 	struct arc_meta meta;
 	struct aws_result res;
-	char md5[32], *resource;
+	char *resource;
 	unsigned attempt = 0;
 
 	arc_meta_build(&meta, o);
-	md5_base64(p->out.data, p->out.len, md5);
 	memset(&put, 0, sizeof(put));
 	put.bucket = w.cfg.s3_bucket;
 	put.key = key;
@@ -557,7 +556,9 @@ upload(struct part *p, const char *key, const struct arc_object *o)
 	if (put.content_type == NULL)
 		put.content_type = w.cfg.format_type == FORMAT_RAW ?
 		    "application/octet-stream" : "application/x-ndjson";
-	put.md5_b64 = md5;
+	/* Content-MD5 is s3.c's: a big object goes in parts, each with its
+	 * own, and an MD5 of the whole would cost a pass for nothing */
+	put.md5_b64 = NULL;
 	put.sha256_hex = o->sha256;
 	put.meta = meta.kv;
 	put.nmeta = meta.n;
