@@ -88,5 +88,8 @@ int	kinesis_parse_shards(const char *body, size_t len,
 	    struct kinesis_shard **, size_t *, char **next_token,
 	    const char **why);
 void	kinesis_records_free(struct kinesis_records *);
+/* Give back the arrays the parser keeps from one response to the next
+ * (for a shard that caught up: see kinesis_parse.c). */
+void	kinesis_parse_trim(void);
 
 #endif

@@ -245,12 +245,52 @@ kinesis_parse_stream_summary(const char *body, char *status, size_t statuslen,
 	return ret;
 }
 
+/*
+ * A busy shard parses an answer of up to 10000 records every 200 ms. Its
+ * record array (and the scanner's, below) is kept for the next answer
+ * rather than given back: arrays this big are mmap'd, and each new one
+ * was faulted in again, about 250 page faults per answer. One array is
+ * lent at a time (a second parse while it is out gets its own); both stay
+ * at most 10000 entries, until kinesis_parse_trim.
+ */
+static struct {
+	struct kinesis_record	*p;
+	size_t			 cap;
+	int			 lent;
+} rec_pool;
+
+static struct kinesis_record *
+recs_alloc(size_t n)
+{
+	if (n == 0)
+		n = 1;
+	if (rec_pool.lent)
+		return xcalloc(n, sizeof(*rec_pool.p));
+	if (rec_pool.cap < n) {
+		free(rec_pool.p);
+		rec_pool.p = xmalloc(n * sizeof(*rec_pool.p));
+		rec_pool.cap = n;
+	}
+	memset(rec_pool.p, 0, n * sizeof(*rec_pool.p));
+	rec_pool.lent = 1;
+	return rec_pool.p;
+}
+
+static void
+recs_free(struct kinesis_record *p)
+{
+	if (p != NULL && p == rec_pool.p)
+		rec_pool.lent = 0;
+	else
+		free(p);
+}
+
 void
 kinesis_records_free(struct kinesis_records *r)
 {
 	size_t i;
 
-	free(r->recs);
+	recs_free(r->recs);
 	free(r->next_iterator);
 	for (i = 0; i < r->nchild; i++)
 		free(r->child_shards[i]);
@@ -371,7 +411,7 @@ kinesis_parse_records_jsonc(const char *body, size_t len,
 	}
 	out->arena = xmalloc(need ? need : 1);
 	out->arena_len = need;
-	out->recs = xcalloc(n ? n : 1, sizeof(*out->recs));
+	out->recs = recs_alloc(n);
 	for (i = 0; i < n; i++) {
 		struct kinesis_record *k = &out->recs[i];
 		struct json_object *pkv, *dv;
@@ -714,14 +754,31 @@ scan_record(struct scan *sc, struct scan_rec *r)
 	return 0;
 }
 
+/* The scanner's spans, kept from one answer to the next (see rec_pool). */
+static struct scan_rec *scan_pool;
+static size_t scan_pool_cap;
+
+void
+kinesis_parse_trim(void)
+{
+	if (!rec_pool.lent) {
+		free(rec_pool.p);
+		rec_pool.p = NULL;
+		rec_pool.cap = 0;
+	}
+	free(scan_pool);
+	scan_pool = NULL;
+	scan_pool_cap = 0;
+}
+
 int
 kinesis_parse_records_fast(char *body, size_t len,
     struct kinesis_records *out)
 {
 	struct scan sc;
 	struct span key, it = { NULL, 0 }, num, *child = NULL;
-	struct scan_rec *recs = NULL;
-	size_t n = 0, cap = 0, nchild = 0, ccap = 0, i;
+	struct scan_rec *recs = scan_pool;
+	size_t n = 0, cap = scan_pool_cap, nchild = 0, ccap = 0, i;
 	int plain, integer, seen = 0, have_it = 0;
 	int64_t behind = -1;
 	char tmp[32];
@@ -748,6 +805,8 @@ kinesis_parse_records_fast(char *body, size_t len,
 				if (n == cap) {
 					cap = cap ? cap * 2 : 64;
 					recs = xrealloc(recs, cap * sizeof(*recs));
+					scan_pool = recs;
+					scan_pool_cap = cap;
 				}
 				if (n >= 10000 || scan_record(&sc, &recs[n]) == -1)
 					goto fail;
@@ -848,7 +907,7 @@ kinesis_parse_records_fast(char *body, size_t len,
 	 * output never overtakes the input). From here the body is no longer
 	 * JSON, so a failure is final (-2), not a case for json-c.
 	 */
-	out->recs = xcalloc(n ? n : 1, sizeof(*out->recs));
+	out->recs = recs_alloc(n);
 	for (i = 0; i < n; i++) {
 		struct kinesis_record *k = &out->recs[i];
 		char *seq = (char *)(uintptr_t)recs[i].seq.s;
@@ -859,7 +918,7 @@ kinesis_parse_records_fast(char *body, size_t len,
 		dl = base64_decode((const char *)data, recs[i].data.len, data,
 		    recs[i].data.len);
 		if (dl < 0) {
-			free(recs);
+			/* recs is scan_pool: kept */
 			free(child);
 			kinesis_records_free(out);
 			out->millis_behind = -1;
@@ -877,11 +936,11 @@ kinesis_parse_records_fast(char *body, size_t len,
 		out->n++;
 	}
 	out->millis_behind = behind;
-	free(recs);
+	/* recs is scan_pool: kept */
 	free(child);
 	return 0;
 fail:
-	free(recs);
+	/* recs is scan_pool: kept */
 	free(child);
 	kinesis_records_free(out);
 	out->millis_behind = -1;

@@ -1272,8 +1272,10 @@ read_loop(void)
 			buf_free(&res.body);
 			malloc_trim(0);
 		}
-		if (!w.busy)
+		if (!w.busy) {
 			release_big_buffers();
+			kinesis_parse_trim();
+		}
 		if (!w.reposition && !w.forced &&
 		    batch_expired(&w.batch, now_ms()) && flush(0) == -1)
 			exit(EX_FATAL);
