@@ -624,6 +624,46 @@ shards_rejected_s(const char *body)
 	return shards_rejected(body, strlen(body));
 }
 
+/*
+ * The record array kept from one answer to the next (kinesis_parse.c):
+ * lent to one answer at a time, a second answer alive at once gets its
+ * own, and the kept one comes back for the next answer, cleared.
+ */
+static void
+test_records_pool(void)
+{
+	static const char body[] = "{\"Records\":[{\"SequenceNumber\":\"1\","
+	    "\"ApproximateArrivalTimestamp\":1.5E9,\"Data\":\"eyJhIjoxfQ==\","
+	    "\"PartitionKey\":\"k\"},{\"SequenceNumber\":\"2\","
+	    "\"ApproximateArrivalTimestamp\":1.5E9,\"Data\":\"Zm9v\","
+	    "\"PartitionKey\":\"k2\"}],\"NextShardIterator\":\"it\"}";
+	struct kinesis_records a, b, c;
+	char *ba = xstrdup(body), *bc = xstrdup(body);
+	const char *why;
+	const void *kept;
+
+	T_INTEQ(kinesis_parse_records_fast(ba, strlen(ba), &a), 0,
+	    "pool: first answer (fast)");
+	T_INTEQ(kinesis_parse_records_jsonc(body, strlen(body), &b, &why), 0,
+	    "pool: a second answer alive at once (json-c)");
+	T_OK(a.recs != NULL && b.recs != NULL && a.recs != b.recs &&
+	    a.n == 2 && b.n == 2 && a.recs[1].data_len == 3 &&
+	    b.recs[1].data_len == 3 && memcmp(b.recs[0].data, "{\"a\":1}", 7)
+	    == 0, "pool: two answers alive at once have their own records");
+	kept = a.recs;
+	kinesis_records_free(&b);
+	kinesis_records_free(&a);
+	T_INTEQ(kinesis_parse_records_fast(bc, strlen(bc), &c), 0,
+	    "pool: the next answer");
+	T_OK(c.recs == kept && c.n == 2 && strcmp(c.recs[0].seq, "1") == 0 &&
+	    strcmp(c.recs[1].pk, "k2") == 0,
+	    "pool: the kept array is reused for the next answer");
+	kinesis_records_free(&c);
+	kinesis_parse_trim();
+	free(ba);
+	free(bc);
+}
+
 static void
 test_shards(void)
 {
@@ -847,6 +887,7 @@ main(void)
 	test_records_hostile();
 	test_records_depth();
 	test_records_crosscheck();
+	test_records_pool();
 	test_shards();
 	test_shards_hostile();
 	free_held();
