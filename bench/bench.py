@@ -684,6 +684,7 @@ def run_keeper_row(replay, row, dataset, responses, settings, level_floor,
     # engine and level alone (bench/floor.c)
     fl, _ = child_cpu(["gzip", "-%d" % level_floor, "-c"], lines_path)
     r["floor_gzip"] = fl
+    r["floor_level"] = level_floor
     r["floor_zlib"], r["floor_zlib_bytes"] = zlib_floor(level_floor,
                                                         lines_path)
     r["floor_engine"], r["floor_engine_bytes"] = engine_floor(
@@ -1221,10 +1222,11 @@ def report(res, env):
              "%.2f" % (r["cpu"] / gb / flg),
              "sup %.1f, wk %.1f" % (r["sup_hwm"] / MiB, r["worker_hwm"] / MiB),
              "%.1f" % r["mbps"])
-        line("  floor: gzip -%d, same lines" % r["level"], r["lines"],
+        line("  floor: gzip -%d, same lines" % r.get("floor_level", 6),
+             r["lines"],
              "%.0f" % (r["bytes"] / 1e6), "%.2f" % r["floor_gzip"],
              "%.2f" % flg, "1.00", "", "")
-        line("  zlib -%d (the keeper's lib)" % r["level"], "", "",
+        line("  zlib -%d (Python's zlib)" % r.get("floor_level", 6), "", "",
              "%.2f" % r["floor_zlib"], "%.2f" % (r["floor_zlib"] / gb),
              "%.2f" % (r["floor_zlib"] / gb / flg), "", "")
         b = res.get(brow) if brow else None
