@@ -23,6 +23,7 @@ and every keeper endpoint pointing at the proxy.
 Run a subset with: python3 test_faults.py b d
 """
 
+import contextlib
 import json
 import os
 import random
@@ -583,6 +584,17 @@ def hang_then(proxy, keeper, label, rules, what):
     return added
 
 
+def outbox_keys(state_dir):
+    """The object keys named by the outbox entries of state_dir."""
+    keys = set()
+    for name in kf.outbox_entries(state_dir):
+        with contextlib.suppress(OSError, ValueError):
+            with open(os.path.join(state_dir, "outbox", name)) as f:
+                msg = json.load(f).get("message")
+                keys.add(json.loads(msg).get("key"))
+    return keys
+
+
 def scenario_f(moto):
     """S3 or SNS hang (requests never answered): SIGTERM still ends the
     keeper within workers.shutdown_timeout; an orphaned worker gives up by
@@ -596,6 +608,7 @@ def scenario_f(moto):
     s3_hang = ("s3", {"method": "PUT", "path_prefix": "/%s/" % bucket})
     sns_hang = ("sns", {"op": "Publish"})
     tmp = None
+    left_keys = set()
     with FaultProxy(moto.port) as proxy:
         over = base_overrides(proxy, **{
             "read.interval": "200ms", "batch.max_age": "1s",
@@ -642,6 +655,9 @@ def scenario_f(moto):
                            lbl, shutdown + 3,
                            "" if gone else ": still alive after %.1fs"
                            % took), *keeper.tail(8))
+                # an entry left at the stop may have been published just
+                # before the helper was stopped: announced again at restart
+                left_keys |= outbox_keys(keeper.state_dir)
                 proxy.clear()
         put = prod.stop()
         with kk.Keeper(moto, stream, bucket, name="keeper-f-restart",
@@ -658,9 +674,14 @@ def scenario_f(moto):
             objs = kf.verify_archive(moto, bucket, stream, PREFIX, put, label)
             notes = moto.drain_queue(queue)
             # a Publish the keeper gave up on was never delivered (the
-            # proxy closed it unanswered), so one notification per object
+            # proxy closed it unanswered), so one notification per object,
+            # but for an entry left at a stop whose Publish was answered
+            # after the stop began (at least once: twice at most)
+            if left_keys:
+                diag("%s: outbox entries left at the stops: %s"
+                     % (label, sorted(left_keys)))
             kk.check_notifications(notes, objs, objs, stream, bucket, None,
-                                   label)
+                                   label, may_repeat=left_keys)
 
 
 SCENARIOS = {"a": scenario_a, "b": scenario_b, "c": scenario_c,
