@@ -46,7 +46,7 @@ COMMON_SRCS = common/archive.c common/log.c common/util.c common/cfg.c common/cf
 	      common/ckpt.c \
 	      common/outbox.c common/kinesis.c common/kinesis_parse.c \
 	      common/s3.c common/sns.c common/sts.c common/health.c \
-	      common/cloudwatch.c
+	      common/cloudwatch.c common/ddb.c common/lease.c
 SUP_SRCS    = supervisor/keeper.c supervisor/slot.c supervisor/status.c
 # the supervisor's network helpers (helper.c, metrics.c) and its network
 # commands ("check", "verify": check.c, verify.c, chain.c) are modes of the
@@ -56,7 +56,7 @@ SUP_SRCS    = supervisor/keeper.c supervisor/slot.c supervisor/status.c
 WORKER_SRCS = worker/worker.c worker/batch.c worker/record.c worker/kpl.c \
 	      worker/jsonpath.c worker/compress.c worker/localcopy.c \
 	      supervisor/helper.c supervisor/metrics.c supervisor/check.c \
-	      supervisor/chain.c supervisor/verify.c
+	      supervisor/chain.c supervisor/verify.c supervisor/leases.c
 # the worker's modules the unit tests call (its main() left out)
 WORKER_LIB_SRCS = $(filter-out worker/worker.c,$(WORKER_SRCS))
 # likewise the supervisor's (the slot table, verify's chain checks)

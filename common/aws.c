@@ -71,7 +71,9 @@ aws_ctx_init(struct aws_ctx *ctx, const struct cfg *cfg, struct creds *creds)
 	    service_init(&ctx->cloudwatch, "monitoring", "monitoring",
 	    cfg->ep_cloudwatch, cfg->region, ca) == -1 ||
 	    service_init(&ctx->sts, "sts", "sts", cfg->ep_sts, cfg->region,
-	    ca) == -1) {
+	    ca) == -1 ||
+	    service_init(&ctx->dynamodb, "dynamodb", "dynamodb",
+	    cfg->ep_dynamodb, cfg->region, ca) == -1) {
 		aws_ctx_free(ctx);
 		return -1;
 	}
@@ -86,6 +88,7 @@ aws_ctx_free(struct aws_ctx *ctx)
 	service_free(&ctx->sns);
 	service_free(&ctx->cloudwatch);
 	service_free(&ctx->sts);
+	service_free(&ctx->dynamodb);
 	free(ctx->region);
 	ctx->region = NULL;
 }
@@ -98,6 +101,7 @@ aws_ctx_set_abort(struct aws_ctx *ctx, int (*cb)(void))
 	http_client_set_abort(ctx->sns.http, cb);
 	http_client_set_abort(ctx->cloudwatch.http, cb);
 	http_client_set_abort(ctx->sts.http, cb);
+	http_client_set_abort(ctx->dynamodb.http, cb);
 }
 
 void
@@ -109,6 +113,7 @@ aws_ctx_set_wake(struct aws_ctx *ctx, const int *fds, size_t n,
 	http_client_set_wake(ctx->sns.http, fds, n, cb);
 	http_client_set_wake(ctx->cloudwatch.http, fds, n, cb);
 	http_client_set_wake(ctx->sts.http, fds, n, cb);
+	http_client_set_wake(ctx->dynamodb.http, fds, n, cb);
 }
 
 void

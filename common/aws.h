@@ -24,7 +24,7 @@ struct aws_service {
 struct aws_ctx {
 	char			*region;
 	struct creds		*creds;
-	struct aws_service	 kinesis, s3, sns, cloudwatch, sts;
+	struct aws_service	 kinesis, s3, sns, cloudwatch, sts, dynamodb;
 	/* returns non-zero when retries should stop (shutdown requested) */
 	int			(*interrupted)(void);
 };

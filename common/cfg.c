@@ -96,6 +96,7 @@ const struct key cfg_keys[] = {
 	STR("endpoints.sns", ep_sns, NULL, check_url, 0),
 	STR("endpoints.cloudwatch", ep_cloudwatch, NULL, check_url, 0),
 	STR("endpoints.sts", ep_sts, NULL, check_url, 0),
+	STR("endpoints.dynamodb", ep_dynamodb, NULL, check_url, 0),
 
 	STR("credentials.access_key_id", cred_access_key_id, NULL, NULL, 0),
 	STR("credentials.secret_access_key", cred_secret_access_key, NULL,
@@ -171,6 +172,15 @@ const struct key cfg_keys[] = {
 	NUM("workers.max", K_INT, workers_max, "0", 0, 1000000),
 
 	STR("tls.ca_file", tls_ca_file, NULL, NULL, 0),
+
+	/* several keepers share the stream through a KCL lease table; a
+	 * lease shorter than 3 s cannot be renewed three times over a
+	 * loaded network */
+	STR("leases.table", lease_table, NULL, check_table, 0),
+	STR("leases.worker_id", lease_worker_id, NULL, check_worker_id, 0),
+	NUM("leases.duration", K_DURATION, lease_duration_ms, "10s", 3 * SEC,
+	    HOUR),
+	NUM("leases.max_shards", K_INT, lease_max_shards, "0", 0, 1000000),
 };
 
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))

@@ -32,6 +32,8 @@ enum cfg_compression {
 #define CFG_MAX_PARTITIONS	1000
 #define CFG_MAX_JSON_KEYS	8
 #define CFG_MAX_JSON_PATH	200
+/* leases.worker_id at most (it travels in fixed message fields) */
+#define CFG_WORKER_ID_MAX	100
 
 /* format.level: the range of each engine, and its default when unset */
 #define CFG_GZIP_LEVEL_MIN	1
@@ -60,6 +62,7 @@ struct cfg {
 	char		*ep_sns;
 	char		*ep_cloudwatch;
 	char		*ep_sts;
+	char		*ep_dynamodb;
 
 	/* credentials (all optional) */
 	char		*cred_access_key_id;
@@ -122,6 +125,12 @@ struct cfg {
 	int		 workers_max;		/* 0: no cap */
 
 	char		*tls_ca_file;		/* NULL: $AWS_CA_BUNDLE, else system */
+
+	/* leases (several keepers, one stream): off when lease_table is NULL */
+	char		*lease_table;
+	char		*lease_worker_id;	/* default: the host name */
+	uint64_t	 lease_duration_ms;	/* 10s, >= 3s */
+	int		 lease_max_shards;	/* 0: no cap */
 };
 
 /* Collected error lines, each "file:line: message". */

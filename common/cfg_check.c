@@ -244,6 +244,42 @@ check_host(const char *s, char *why, size_t len)
 	return 0;
 }
 
+/* DynamoDB table names: 3-255 of [A-Za-z0-9_.-] */
+int
+check_table(const char *s, char *why, size_t len)
+{
+	size_t n = strlen(s);
+
+	if (n < 3 || n > 255 || strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
+		snprintf(why, len, "invalid table name \"%s\" (3 to 255 of "
+		    "A-Z a-z 0-9 _ . -)", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* The owner written in the lease table and in the supervisor's messages:
+ * printable, no spaces, short enough for a message field. */
+int
+check_worker_id(const char *s, char *why, size_t len)
+{
+	const char *p;
+
+	if (strlen(s) > CFG_WORKER_ID_MAX) {
+		snprintf(why, len, "worker_id longer than %d characters",
+		    CFG_WORKER_ID_MAX);
+		return -1;
+	}
+	for (p = s; *p != '\0'; p++)
+		if (!isgraph((unsigned char)*p)) {
+			snprintf(why, len, "invalid worker_id \"%s\" (no "
+			    "spaces or control characters)", s);
+			return -1;
+		}
+	return 0;
+}
+
 /* ---- cross checks ---- */
 
 static struct origin *
@@ -482,6 +518,22 @@ cfg_check_all(struct pctx *p, int check_dirs)
 	    cfg_group_origin(p, "statsd", 6) != NULL)
 		require(p, "statsd.host", c->statsd_host);
 	c->cw_enabled = cfg_group_origin(p, "cloudwatch", 10) != NULL;
+
+	/* leases are on when a table is named; a group without one is a slip */
+	if (c->lease_table == NULL && !bad(p, "leases.table") &&
+	    cfg_group_origin(p, "leases", 6) != NULL)
+		require(p, "leases.table", c->lease_table);
+	if (c->lease_table != NULL && c->lease_worker_id == NULL &&
+	    !bad(p, "leases.worker_id")) {
+		char host[256];
+
+		if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		if (strlen(host) > CFG_WORKER_ID_MAX)
+			host[CFG_WORKER_ID_MAX] = '\0';
+		c->lease_worker_id = xstrdup(host);
+	}
 
 	check_credentials(p);
 	check_level(p);

@@ -148,11 +148,14 @@ cfg_dump(const struct cfg *c, FILE *fp)
 		if (dot != NULL && grp == NULL) {
 			grp = k->name;
 			glen = (size_t)(dot - k->name);
-			/* an absent cloudwatch or statsd group means "off" */
+			/* an absent cloudwatch, statsd or leases group means
+			 * "off" */
 			off = (strncmp(grp, "cloudwatch.", 11) == 0 &&
 			    !c->cw_enabled) ||
 			    (strncmp(grp, "statsd.", 7) == 0 &&
-			    c->statsd_host == NULL);
+			    c->statsd_host == NULL) ||
+			    (strncmp(grp, "leases.", 7) == 0 &&
+			    c->lease_table == NULL);
 			fprintf(fp, "%s%.*s = {\n", off ? "# " : "",
 			    (int)glen, grp);
 		}

@@ -150,6 +150,8 @@ int	check_key(const char *, char *, size_t);
 int	check_namespace(const char *, char *, size_t);
 int	check_statsd_prefix(const char *, char *, size_t);
 int	check_host(const char *, char *, size_t);
+int	check_table(const char *, char *, size_t);
+int	check_worker_id(const char *, char *, size_t);
 void	cfg_check_all(struct pctx *, int);
 
 #endif

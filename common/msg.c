@@ -29,6 +29,11 @@ static const char *const names[MSG_TYPE_MAX] = {
 	[MSG_M_STATS] = "M_STATS",
 	[MSG_M_FLUSH] = "M_FLUSH",
 	[MSG_M_EVENT] = "M_EVENT",
+	[MSG_L_GAINED] = "L_GAINED",
+	[MSG_L_LOST] = "L_LOST",
+	[MSG_L_RELEASE] = "L_RELEASE",
+	[MSG_L_RELEASED] = "L_RELEASED",
+	[MSG_L_ANNOUNCED] = "L_ANNOUNCED",
 };
 
 const char *
@@ -71,6 +76,14 @@ msg_expected_len(uint32_t type)
 		return sizeof(struct msg_m_flush);
 	case MSG_M_EVENT:
 		return sizeof(struct msg_m_event);
+	case MSG_L_GAINED:
+	case MSG_L_LOST:
+	case MSG_L_RELEASE:
+		return sizeof(struct msg_lease);
+	case MSG_L_RELEASED:
+		return sizeof(struct msg_result);
+	case MSG_L_ANNOUNCED:
+		return sizeof(struct msg_l_note);
 	default:
 		return 0;
 	}

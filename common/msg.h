@@ -29,6 +29,12 @@ enum msg_type {
 	MSG_M_STATS,		/* sup -> metrics helper: struct msg_m_stats */
 	MSG_M_FLUSH,		/* sup -> metrics helper: struct msg_m_flush */
 	MSG_M_EVENT,		/* sup -> metrics helper: struct msg_m_event */
+	/* the lease helper (leases.table set) */
+	MSG_L_GAINED,		/* lease helper -> sup: struct msg_lease */
+	MSG_L_LOST,		/* lease helper -> sup: struct msg_lease */
+	MSG_L_RELEASE,		/* sup -> lease helper: struct msg_lease ("": all) */
+	MSG_L_RELEASED,		/* lease helper -> sup: struct msg_result */
+	MSG_L_ANNOUNCED,	/* sup -> lease helper: struct msg_l_note */
 	MSG_TYPE_MAX
 };
 
@@ -121,13 +127,33 @@ enum msg_m_kind {
 	MSG_M_NOTIFY_ERROR,	/* a failed publication */
 	MSG_M_WORKERS,		/* value: workers running */
 	MSG_M_PENDING,		/* value: notifications pending */
-	MSG_M_CLOSED		/* shard: done, forget its metrics */
+	MSG_M_CLOSED,		/* shard: done, forget its metrics */
+	MSG_M_LEASES		/* value: leases held */
 };
 
 struct msg_m_event {
 	char		shard[MSG_SHARD_LEN];	/* "" for keeper-wide ones */
 	uint32_t	kind;
 	uint64_t	value;
+};
+
+/* A lease won or lost (helper -> sup), or to give up (sup -> helper). */
+#define MSG_TOKEN_LEN	36
+#define MSG_OWNER_LEN	128
+struct msg_lease {
+	char		shard[MSG_SHARD_LEN];
+	char		token[MSG_TOKEN_LEN];	/* GAINED: the fencing token */
+	char		owner[MSG_OWNER_LEN];	/* the other keeper, "" if none */
+	int64_t		counter;
+	uint32_t	takeover;	/* GAINED: taken without a release */
+	uint32_t	pad;
+};
+
+/* The last object of a shard whose notification is published (with every
+ * one before it): recorded in the lease at the next renewal. */
+struct msg_l_note {
+	char		shard[MSG_SHARD_LEN];
+	char		key[1100];
 };
 
 /* Receive side: bytes read from the socket, not yet consumed. */

@@ -16,6 +16,7 @@
 #define EX_FATAL	1
 #define EX_CONFIG_	78	/* EX_CONFIG from sysexits.h */
 #define EX_ABANDONED	75	/* worker: its final flush was abandoned at the stop */
+#define EX_LEASE_LOST	77	/* worker: its lease is another keeper's now */
 
 /* A growable byte buffer; data is always NUL-terminated (not counted in len). */
 struct buf {

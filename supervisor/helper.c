@@ -22,6 +22,7 @@
 #include "health.h"
 #include "helper.h"
 #include "kinesis.h"
+#include "leases.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
@@ -31,7 +32,7 @@
 #define SUP_FD		3
 #define SEND_MS		5000
 
-enum role { ROLE_TOPOLOGY, ROLE_NOTIFY, ROLE_METRICS };
+enum role { ROLE_TOPOLOGY, ROLE_NOTIFY, ROLE_METRICS, ROLE_LEASE };
 
 static volatile sig_atomic_t h_stop;
 
@@ -60,6 +61,12 @@ reply(uint32_t type, const void *p, size_t len)
 {
 	if (msg_send(SUP_FD, type, h.gen, p, len, SEND_MS) == -1)
 		fatal("send %s to the supervisor", msg_type_name(type));
+}
+
+static void
+lease_send(uint32_t type, const void *p, size_t len)
+{
+	reply(type, p, len);
 }
 
 /* What failed; for what a retry will not fix (health.h), its kind and the
@@ -187,6 +194,9 @@ do_metrics(const struct msg *m)
 		case MSG_M_CLOSED:
 			metrics_forget(e.shard);
 			break;
+		case MSG_M_LEASES:
+			metrics_leases(e.value);
+			break;
 		default:
 			break;
 		}
@@ -207,6 +217,9 @@ handle(const struct msg *m)
 		do_publish(m);
 	else if (h.role == ROLE_METRICS)
 		do_metrics(m);
+	else if (h.role == ROLE_LEASE && (m->hdr.type == MSG_L_RELEASE ||
+	    m->hdr.type == MSG_L_ANNOUNCED))
+		lh_message(m);
 	else
 		fatalx("unexpected %s from the supervisor",
 		    msg_type_name(m->hdr.type));
@@ -215,7 +228,8 @@ handle(const struct msg *m)
 int
 helper_main(int argc, char *argv[])
 {
-	static const char *const roles[] = { "topology", "notify", "metrics" };
+	static const char *const roles[] = { "topology", "notify", "metrics",
+	    "lease" };
 	struct msg_hello hello;
 	struct cfg_errors errs;
 	struct sigaction sa;
@@ -252,12 +266,13 @@ helper_main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	for (i = 0; role != NULL && i < 3; i++)
+	for (i = 0; role != NULL && i < 4; i++)
 		if (strcmp(role, roles[i]) == 0)
 			break;
-	if (argc != 1 || role == NULL || i == 3) {
+	if (argc != 1 || role == NULL || i == 4) {
 		fprintf(stderr, "usage: kinesis-keeper-worker -H "
-		    "topology|notify|metrics [-dv] [-D key=value]... -g gen "
+		    "topology|notify|metrics|lease [-dv] [-D key=value]... "
+		    "-g gen "
 		    "config-file\n");
 		exit(EX_FATAL);
 	}
@@ -325,6 +340,12 @@ helper_main(int argc, char *argv[])
 				aws_ctx_set_abort(&h.aws, stopped);
 				if (h.role == ROLE_METRICS)
 					metrics_init(&h.cfg);
+				if (h.role == ROLE_LEASE) {
+					if (h.cfg.lease_table == NULL)
+						fatalx_code(EX_CONFIG_, "no "
+						    "leases.table");
+					lh_init(&h.aws, &h.cfg, lease_send);
+				}
 				got_config = 1;
 				continue;
 			}
@@ -338,6 +359,10 @@ helper_main(int argc, char *argv[])
 			break;
 		if (got_config && h.role == ROLE_METRICS)
 			wait = metrics_tick(&h.aws, &h.cfg);
+		if (got_config && h.role == ROLE_LEASE)
+			wait = lh_tick();
+		if (h_stop)
+			break;
 		pfd.fd = SUP_FD;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, wait > 60000 ? 60000 : (int)wait) < 1)
@@ -351,6 +376,10 @@ helper_main(int argc, char *argv[])
 	if (got_config && h.role == ROLE_METRICS) {
 		h_stop = 0;	/* the last push gets its own short bound */
 		metrics_shutdown(&h.aws, &h.cfg);
+	}
+	if (got_config && h.role == ROLE_LEASE) {
+		lh_summary();
+		lh_free();
 	}
 	msgbuf_free(&mb);
 	if (got_config) {

@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 
+#include <json-c/json.h>
+
 #include "cfg.h"
 #include "ckpt.h"
 #include "health.h"
@@ -83,10 +85,15 @@ struct slot {
 	int64_t		 error_time;
 	int		 abandoned;	/* its last batch was left at the stop */
 	int		 queued;	/* in the notify queue */
+	/* leases.table set: the worker runs only while the lease is ours */
+	int		 leased;
+	char		 token[MSG_TOKEN_LEN];	/* the lease's fencing token */
+	char		*lease_from;	/* the keeper it was taken from */
 	struct slot	*hnext;		/* hash chain */
 };
 
-enum helper_role { H_TOPOLOGY, H_NOTIFY, H_METRICS, H_COUNT };
+/* H_LEASE runs only with leases.table set */
+enum helper_role { H_TOPOLOGY, H_NOTIFY, H_METRICS, H_LEASE, H_COUNT };
 
 enum helper_state { HS_DOWN, HS_STARTING, HS_UP, HS_STOPPING };
 
@@ -168,7 +175,19 @@ static struct {
 	int		 more_to_spawn;	/* schedule() stopped at its bound */
 	uint64_t	 turn_now;	/* the clock of this turn, 0: read it */
 	size_t		 capped_logged;	/* shards to read when last told */
+	/* leases */
+	int		 leases_held;
+	int		 leases_sent;	/* LeasesHeld last sent, -1: never */
+	uint64_t	 leases_sent_at;
+	int		 release_asked;	/* at the stop: MSG_L_RELEASE sent */
+	int		 released;	/* ... and answered */
 } k;
+
+static int
+leases_on(void)
+{
+	return k.cfg.lease_table != NULL;
+}
 
 static void	usage(int) __attribute__((noreturn));
 
@@ -316,13 +335,14 @@ peer_spawn(struct peer *p, const char *path, char **argv)
 }
 
 static char **
-child_argv(const char *name, const char *opt, const char *optval)
+child_argv(const char *name, const char *opt, const char *optval,
+    const char *token)
 {
 	char **argv, genstr[16];
 	size_t n = 0, i;
 
 	snprintf(genstr, sizeof(genstr), "%u", k.gen + 1);
-	argv = xcalloc(10 + 2 * k.noverrides + (size_t)k.verbose,
+	argv = xcalloc(12 + 2 * k.noverrides + (size_t)k.verbose,
 	    sizeof(char *));
 	argv[n++] = xstrdup(name);
 	if (opt[1] == 'H') {	/* a helper: its role first */
@@ -340,6 +360,10 @@ child_argv(const char *name, const char *opt, const char *optval)
 	if (opt[1] != 'H') {
 		argv[n++] = xstrdup(opt);
 		argv[n++] = xstrdup(optval);
+	}
+	if (token != NULL) {	/* the lease it works under */
+		argv[n++] = xstrdup("-L");
+		argv[n++] = xstrdup(token);
 	}
 	argv[n++] = xstrdup("-g");
 	argv[n++] = xstrdup(genstr);
@@ -451,11 +475,13 @@ static void	notify_queue(const char *shard);
 static void	metrics_event(const char *shard, uint32_t kind, uint64_t v);
 
 static void	slot_event(struct slot *, enum slot_event, const char *why);
+static void	lease_release(struct slot *);
 
 static void
 slot_spawn(struct slot *s)
 {
-	char **argv = child_argv(WORKER_NAME, "-s", s->shard);
+	char **argv = child_argv(WORKER_NAME, "-s", s->shard,
+	    leases_on() ? s->token : NULL);
 
 	if (peer_spawn(&s->p, k.worker_path, argv) == -1) {
 		log_warn("%s: start worker", s->shard);
@@ -533,8 +559,13 @@ slot_event(struct slot *s, enum slot_event ev, const char *why)
 		    (unsigned long long)(s->f.deadline - now));
 		break;
 	}
-	if (s->f.state == SLOT_DONE && from != SLOT_DONE)
+	if (s->f.state == SLOT_DONE && from != SLOT_DONE) {
 		metrics_event(s->shard, MSG_M_CLOSED, 0);
+		/* its lease says SHARD_END: nobody takes it again, and its
+		 * children may start anywhere */
+		if (s->leased)
+			lease_release(s);
+	}
 }
 
 /* A parent allows its children once it is done and announced, or when it
@@ -549,6 +580,10 @@ parent_ready(const char *parent)
 	p = slot_find(parent);
 	if (p == NULL || !listed(p))
 		return 1;
+	/* with leases the lease helper took the child only once the parent's
+	 * lease said SHARD_END; a parent still read here is waited for */
+	if (leases_on() && p->f.state != SLOT_DONE)
+		return !p->leased && !slot_has_process(p->f.state);
 	return p->f.state == SLOT_DONE &&
 	    (k.cfg.sns_topic_arn == NULL || p->outbox_clean);
 }
@@ -570,7 +605,8 @@ schedule(void)
 
 		if (k.cfg.workers_max > 0 && k.running >= k.cfg.workers_max)
 			break;	/* the rest waits for a place */
-		if (!listed(s) || s->f.state != SLOT_WAITING)
+		if (!listed(s) || s->f.state != SLOT_WAITING ||
+		    (leases_on() && !s->leased))
 			continue;
 		if (spawned >= SPAWNS_PER_TURN ||
 		    now_ms() - t0 >= TURN_BUDGET_MS) {
@@ -677,7 +713,7 @@ helper_of_pid(pid_t pid)
 static void
 helper_spawn(struct helper *h)
 {
-	char **argv = child_argv(HELPER_PROGNAME, "-H", h->role);
+	char **argv = child_argv(HELPER_PROGNAME, "-H", h->role, NULL);
 
 	if (peer_spawn(&h->p, k.helper_path, argv) == -1) {
 		log_warn("helper %s: start", h->role);
@@ -706,6 +742,7 @@ helper_kill(struct helper *h, const char *why)
 }
 
 static void	notify_lost(void);
+static void	leases_all_lost(void);
 
 static void
 helper_exited(struct helper *h, int st)
@@ -723,6 +760,12 @@ helper_exited(struct helper *h, int st)
 	}
 	if (h == &k.helpers[H_NOTIFY])
 		notify_lost();
+	if (h == &k.helpers[H_LEASE]) {
+		if (!k.stopping)
+			log_warnx("helper lease: exited: every lease it held "
+			    "is treated as lost");
+		leases_all_lost();
+	}
 	h->busy = 0;
 	if (h->state == HS_STOPPING && (k.stopping || h->restart_now)) {
 		h->state = HS_DOWN;
@@ -778,6 +821,93 @@ metrics_event(const char *shard, uint32_t kind, uint64_t v)
 	e.value = v;
 	/* metrics are best effort: a full queue drops them */
 	peer_send(&k.helpers[H_METRICS].p, MSG_M_EVENT, &e, sizeof(e), NULL, 0);
+}
+
+/* ------------------------------------------------------------ leases */
+
+static void
+leases_count(int delta)
+{
+	k.leases_held += delta;
+	k.status_dirty = 1;
+}
+
+/* The lease helper won a shard: its worker may start (schedule()). A
+ * worker still running under an older token is restarted under this one. */
+static void
+lease_gained(const struct msg_lease *m)
+{
+	struct slot *s = slot_find(m->shard);
+
+	if (s == NULL)
+		s = slot_new(m->shard);	/* the topology lists it soon */
+	if (!s->leased)
+		leases_count(1);
+	s->leased = 1;
+	free(s->lease_from);
+	s->lease_from = m->owner[0] ? xstrdup(m->owner) : NULL;
+	if (slot_has_process(s->f.state) && strcmp(s->token, m->token) != 0)
+		slot_event(s, SEV_LEASE_LOST, NULL);
+	str_copy(s->token, m->token, sizeof(s->token));
+	log_debug("%s: lease won (counter %lld)", s->shard,
+	    (long long)m->counter);
+}
+
+static void
+lease_lost(struct slot *s, const char *why)
+{
+	if (!s->leased)
+		return;
+	s->leased = 0;
+	leases_count(-1);
+	if (slot_has_process(s->f.state))
+		log_info("%s: lease lost (%s): stopping its worker", s->shard,
+		    why);
+	slot_event(s, SEV_LEASE_LOST, NULL);
+}
+
+/* Give a lease up (a shard done): the helper evicts it. */
+static void
+lease_release(struct slot *s)
+{
+	struct msg_lease m;
+
+	memset(&m, 0, sizeof(m));
+	str_copy(m.shard, s->shard, sizeof(m.shard));
+	peer_send(&k.helpers[H_LEASE].p, MSG_L_RELEASE, &m, sizeof(m), NULL,
+	    0);
+	s->leased = 0;
+	leases_count(-1);
+}
+
+/* The lease helper is gone: what it held can no longer be renewed. */
+static void
+leases_all_lost(void)
+{
+	size_t i;
+
+	for (i = 0; i < k.nslots; i++)
+		lease_lost(k.slots[i], "the lease helper exited");
+}
+
+static void
+lease_note_announced(const char *shard, const char *message)
+{
+	struct json_object *j, *v;
+	struct msg_l_note n;
+
+	if (!leases_on() || (j = json_tokener_parse(message)) == NULL)
+		return;
+	if (json_object_object_get_ex(j, "key", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    strlen(json_object_get_string(v)) < sizeof(n.key)) {
+		memset(&n, 0, sizeof(n));
+		str_copy(n.shard, shard, sizeof(n.shard));
+		str_copy(n.key, json_object_get_string(v), sizeof(n.key));
+		peer_send(&k.helpers[H_LEASE].p, MSG_L_ANNOUNCED, &n,
+		    sizeof(n), NULL, 0);
+	}
+	json_object_put(j);
 }
 
 /* ------------------------------------------------------------ notify */
@@ -972,6 +1102,9 @@ notify_answer(const struct msg_result *r)
 			if (k.kerr != NULL && !k.kerr_topo)
 				keeper_error(NULL, 0);
 		}
+		/* the lease records it at its next renewal (at least once
+		 * across hosts: kinesis-keeper.conf(5), LEASES) */
+		lease_note_announced(shard, message);
 		/* remove it and hand out the next one of the shard */
 		notify_shard(shard, message);
 	} else {
@@ -1256,6 +1389,29 @@ helper_read_once(struct helper *h)
 			notify_answer(&res);
 			if (h->p.fd == -1)
 				return 0;
+		} else if (h == &k.helpers[H_LEASE] &&
+		    (m.hdr.type == MSG_L_GAINED || m.hdr.type == MSG_L_LOST)) {
+			struct msg_lease l;
+			struct slot *s;
+
+			memcpy(&l, m.payload, sizeof(l));
+			l.shard[sizeof(l.shard) - 1] = '\0';
+			l.token[sizeof(l.token) - 1] = '\0';
+			l.owner[sizeof(l.owner) - 1] = '\0';
+			if (!safe_component(l.shard) || (m.hdr.type ==
+			    MSG_L_GAINED && strspn(l.token,
+			    "0123456789abcdef") != 32)) {
+				helper_kill(h, "bad lease message");
+				return 0;
+			}
+			if (m.hdr.type == MSG_L_GAINED)
+				lease_gained(&l);
+			else if ((s = slot_find(l.shard)) != NULL)
+				lease_lost(s, l.owner[0] ? l.owner :
+				    "not renewed");
+		} else if (h == &k.helpers[H_LEASE] &&
+		    m.hdr.type == MSG_L_RELEASED) {
+			k.released = 1;
 		} else {
 			helper_kill(h, "unexpected message type");
 			return 0;
@@ -1457,6 +1613,20 @@ reload(void)
 		free(text);
 		return;
 	}
+	/* the lease helper holds leases under this owner and table: it is
+	 * not restarted by a reload (its leases would lapse) */
+	if ((ncfg.lease_table == NULL) != (k.cfg.lease_table == NULL) ||
+	    (ncfg.lease_table != NULL && (strcmp(ncfg.lease_table,
+	    k.cfg.lease_table) != 0 || strcmp(ncfg.lease_worker_id,
+	    k.cfg.lease_worker_id) != 0 || ncfg.lease_duration_ms !=
+	    k.cfg.lease_duration_ms || ncfg.lease_max_shards !=
+	    k.cfg.lease_max_shards))) {
+		log_warnx("reload: the leases settings cannot change while "
+		    "running; keeping the running configuration");
+		cfg_free(&ncfg);
+		free(text);
+		return;
+	}
 	if (strcmp(text, k.cfgtext) == 0) {
 		log_info("reload: configuration unchanged");
 		cfg_free(&ncfg);
@@ -1473,6 +1643,8 @@ reload(void)
 	if (!k.debug)
 		log_setfacility(k.cfg.log_facility);
 	for (i = 0; i < H_COUNT; i++) {
+		if (i == H_LEASE)
+			continue;
 		k.helpers[i].restart_now = 1;
 		k.helpers[i].restarts = 0;
 		helper_stop(&k.helpers[i]);
@@ -1573,6 +1745,8 @@ timers(uint64_t now)
 	for (i = 0; i < H_COUNT; i++) {
 		struct helper *h = &k.helpers[i];
 
+		if (i == H_LEASE && !leases_on())
+			continue;
 		if (h->state == HS_DOWN && !k.stopping && now >= h->deadline)
 			helper_spawn(h);
 		else if (h->state == HS_STARTING && now >= h->deadline &&
@@ -1618,7 +1792,7 @@ next_timeout(void)
 	for (i = 0; i < H_COUNT; i++)
 		if ((k.helpers[i].state == HS_DOWN ||
 		    k.helpers[i].state == HS_STARTING) &&
-		    k.helpers[i].deadline < t)
+		    k.helpers[i].deadline < t && (i != H_LEASE || leases_on()))
 			t = k.helpers[i].deadline;
 	return t > now ? t - now : 0;
 }
@@ -1724,6 +1898,12 @@ status_begin(void)
 	json_str(b, k.kerr);
 	buf_addstr(b, ",\"error_time\":");
 	json_time(b, k.kerr_time);
+	buf_addstr(b, ",\"worker_id\":");
+	json_str(b, leases_on() ? k.cfg.lease_worker_id : NULL);
+	if (leases_on())
+		buf_printf(b, ",\"leases_held\":%d", k.leases_held);
+	else
+		buf_addstr(b, ",\"leases_held\":null");
 	buf_addstr(b, ",\"shards\":[");
 }
 
@@ -1769,6 +1949,9 @@ status_more(size_t n)
 		json_str(b, s->error);
 		buf_addstr(b, ",\"error_time\":");
 		json_time(b, s->error_time);
+		if (leases_on())
+			buf_printf(b, ",\"lease\":\"%s\"", s->leased ?
+			    "held" : "other");
 		buf_addc(b, '}');
 	}
 	k.sb_spent += now_ms() - t0;
@@ -1897,8 +2080,10 @@ main_loop(void)
 	for (i = 0; i < H_COUNT; i++) {
 		peer_init(&k.helpers[i].p);
 		k.helpers[i].role = i == H_TOPOLOGY ? "topology" :
-		    i == H_NOTIFY ? "notify" : "metrics";
-		helper_spawn(&k.helpers[i]);
+		    i == H_NOTIFY ? "notify" : i == H_METRICS ? "metrics" :
+		    "lease";
+		if (i != H_LEASE || leases_on())
+			helper_spawn(&k.helpers[i]);
 	}
 	k.sigchld = 1;
 	turn_start = now_ms();
@@ -1919,9 +2104,25 @@ main_loop(void)
 			    (notify_idle() || now >= k.stop_deadline ||
 			    k.cfg.sns_topic_arn == NULL ||
 			    k.sns_pace.kind != HEALTH_OK)) {
-				for (i = 0; i < H_COUNT; i++)
-					helper_stop(&k.helpers[i]);
-				helpers_told = 1;
+				/* then the leases, so that another keeper
+				 * takes over at once, not after expiry */
+				if (leases_on() && !k.release_asked &&
+				    k.helpers[H_LEASE].state == HS_UP) {
+					struct msg_lease m;
+
+					memset(&m, 0, sizeof(m));
+					peer_send(&k.helpers[H_LEASE].p,
+					    MSG_L_RELEASE, &m, sizeof(m), NULL,
+					    0);
+					k.release_asked = 1;
+				}
+				if (!k.release_asked || k.released ||
+				    k.helpers[H_LEASE].state != HS_UP ||
+				    now >= k.stop_deadline) {
+					for (i = 0; i < H_COUNT; i++)
+						helper_stop(&k.helpers[i]);
+					helpers_told = 1;
+				}
 			}
 			if (k.running == 0 && helpers_alive() == 0)
 				break;
@@ -1956,6 +2157,13 @@ main_loop(void)
 			metrics_event(NULL, MSG_M_WORKERS, (uint64_t)k.running);
 			k.workers_last = k.running;
 			k.workers_sent = now;
+		}
+		if (leases_on() && (k.leases_held != k.leases_sent ||
+		    now - k.leases_sent_at >= 10000)) {
+			metrics_event(NULL, MSG_M_LEASES,
+			    (uint64_t)k.leases_held);
+			k.leases_sent = k.leases_held;
+			k.leases_sent_at = now;
 		}
 		if (k.pending != k.pending_last || now - k.pending_sent >=
 		    10000) {
@@ -2180,6 +2388,7 @@ main(int argc, char *argv[])
 
 	/* announce what a previous run archived but could not announce */
 	k.started_wall = (int64_t)wall_ms();
+	k.leases_sent = -1;
 	k.status_dirty = 1;
 	notify_queue_all();
 	main_loop();

@@ -22,7 +22,8 @@
 enum { M_RECORDS_READ, M_BYTES_READ, M_GETRECORDS_CALLS, M_GETRECORDS_THROTTLED,
 	M_MILLIS_BEHIND, M_BATCHES_FLUSHED, M_BATCH_RECORDS, M_BATCH_BYTES,
 	M_FLUSH_LATENCY, M_S3_PUT_ERRORS, M_NOTIFICATION_ERRORS,
-	M_WORKER_RESTARTS, M_WORKERS_RUNNING, M_NOTIFICATIONS_PENDING, M_COUNT };
+	M_WORKER_RESTARTS, M_WORKERS_RUNNING, M_NOTIFICATIONS_PENDING,
+	M_LEASES_HELD, M_COUNT };
 
 static const struct {
 	const char	*name;
@@ -46,6 +47,7 @@ static const struct {
 	[M_WORKERS_RUNNING] = { "WorkersRunning", "Count", 'g', 1, 0 },
 	[M_NOTIFICATIONS_PENDING] = { "NotificationsPending", "Count", 'g', 1,
 	    0 },
+	[M_LEASES_HELD] = { "LeasesHeld", "Count", 'g', 1, 0 },
 };
 
 /* One value per metric for one interval: sum (or last value for gauges),
@@ -236,6 +238,14 @@ metrics_workers_running(int n)
 		last = n;
 		sent = now_ms();
 	}
+}
+
+/* leases.table set: sent on change and every 10 s by the supervisor */
+void
+metrics_leases(uint64_t n)
+{
+	acc_add(&m.stream, M_LEASES_HELD, (double)n);
+	statsd_send(NULL, M_LEASES_HELD, (double)n);
 }
 
 void

@@ -20,6 +20,7 @@ void	metrics_flush(const char *shard, const struct msg_flush *);
 void	metrics_restart(const char *shard);
 void	metrics_notification_error(const char *shard);
 void	metrics_workers_running(int);
+void	metrics_leases(uint64_t);
 void	metrics_pending(uint64_t);		/* NotificationsPending */
 void	metrics_forget(const char *shard);	/* done: drop after the next push */
 /* Push to CloudWatch if the interval elapsed; returns ms until the next. */

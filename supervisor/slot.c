@@ -36,6 +36,7 @@ static const struct cell table[SLOT_NSTATES][SLOT_NEVENTS] = {
 		[SEV_HELLO_TIMEOUT] = T(SLOT_KILLED, SACT_KILL),
 		[SEV_STOP] = T(SLOT_STOPPING, SACT_TERM),
 		[SEV_RELOAD] = T(SLOT_RELOADING, SACT_TERM),
+		[SEV_LEASE_LOST] = T(SLOT_RELOADING, SACT_TERM),
 	},
 	[SLOT_RUNNING] = {
 		[SEV_HELLO] = T(SLOT_KILLED, SACT_KILL),	/* a second one */
@@ -47,6 +48,10 @@ static const struct cell table[SLOT_NSTATES][SLOT_NEVENTS] = {
 		[SEV_PROTO_ERROR] = T(SLOT_KILLED, SACT_KILL),
 		[SEV_STOP] = T(SLOT_STOPPING, SACT_TERM),
 		[SEV_RELOAD] = T(SLOT_RELOADING, SACT_TERM),
+		/* a lease lost stops the worker like a reload does: it
+		 * flushes (its checkpoint is refused) and waits, in WAITING,
+		 * until the lease is won again */
+		[SEV_LEASE_LOST] = T(SLOT_RELOADING, SACT_TERM),
 	},
 	/* told to stop: a late HELLO (stopped while STARTING) is fine */
 	[SLOT_STOPPING] = {
@@ -88,11 +93,13 @@ static const struct cell table[SLOT_NSTATES][SLOT_NEVENTS] = {
 		[SEV_EXIT_OTHER] = T(SLOT_BACKOFF, SACT_RESTART),
 		[SEV_STOP] = T(SLOT_STOP_KILLED, SACT_NONE),
 		[SEV_RELOAD] = T(SLOT_RELOAD_KILLED, SACT_NONE),
+		[SEV_LEASE_LOST] = T(SLOT_RELOAD_KILLED, SACT_NONE),
 	},
 	[SLOT_BACKOFF] = {
 		[SEV_BACKOFF_DUE] = T(SLOT_WAITING, SACT_NONE),
 		[SEV_STOP] = T(SLOT_WAITING, SACT_NONE),
 		[SEV_RELOAD] = T(SLOT_WAITING, SACT_NONE),
+		[SEV_LEASE_LOST] = T(SLOT_WAITING, SACT_NONE),
 	},
 	[SLOT_DONE] = {
 		[SEV_DONE] = A(SACT_NONE),
@@ -110,7 +117,8 @@ static const char *const state_names[SLOT_NSTATES] = {
 static const char *const event_names[SLOT_NEVENTS] = {
 	"SPAWNED", "SPAWN_FAILED", "HELLO", "FLUSH", "DONE", "EXIT_DONE",
 	"EXIT_CONFIG", "EXIT_OTHER", "PROTO_ERROR", "HELLO_TIMEOUT",
-	"STOP_TIMEOUT", "BACKOFF_DUE", "STOP", "RELOAD", "PARENTS_READY"
+	"STOP_TIMEOUT", "BACKOFF_DUE", "STOP", "RELOAD", "PARENTS_READY",
+	"LEASE_LOST"
 };
 
 static const char *const action_names[] = {

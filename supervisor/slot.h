@@ -40,6 +40,8 @@ enum slot_event {
 	SEV_STOP,		/* the keeper stops */
 	SEV_RELOAD,		/* the configuration changed */
 	SEV_PARENTS_READY,	/* listed, and every parent is done and announced */
+	SEV_LEASE_LOST,		/* another keeper owns the shard now: stop, no
+				 * restart until the lease is won again */
 	SLOT_NEVENTS
 };
 

@@ -37,6 +37,8 @@
 #include "helper.h"
 #include "kinesis.h"
 #include "kpl.h"
+#include "ddb.h"
+#include "lease.h"
 #include "localcopy.h"
 #include "log.h"
 #include "msg.h"
@@ -95,13 +97,15 @@ static struct {
 	int			 forced;
 	struct pos		 forced_end;
 	char			*head_key;
+	/* leases.table set: the lease this worker runs under (-L) */
+	const char		*token;
 } w;
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: kinesis-keeper-worker [-dv] [-D key=value]... "
-	    "-s shard-id -g generation config-file\n");
+	    "-s shard-id [-L lease-token] -g generation config-file\n");
 	exit(EX_FATAL);
 }
 
@@ -416,6 +420,54 @@ put_head(int done)
 }
 
 /*
+ * Store a checkpoint. With leases the lease is the truth and is written
+ * first, on our ownership (owner and fencing token): a refusal means
+ * another keeper took the shard, so this worker stops at once and its
+ * flush moves nothing (the object it stored is adopted by the new owner's
+ * If-None-Match PUT of the same key, never doubled). The local file stays
+ * a cache, for status, the supervisor's "done" and the chain's parents.
+ * -1 when the local file could not be written.
+ */
+static int
+ckpt_store(const struct ckpt *ck)
+{
+	struct aws_result res;
+	unsigned attempt = 0;
+	uint64_t d;
+	int r;
+
+	while (w.cfg.lease_table != NULL) {
+		aws_result_init(&res);
+		r = lease_checkpoint(&w.aws, w.cfg.lease_table, w.shard,
+		    w.cfg.lease_worker_id, w.token, ck->done ? LEASE_SHARD_END :
+		    ck->pos.seq, ck->pos.has_sub ? (int64_t)ck->pos.sub : 0,
+		    ck->pos.has_sub, ck->key, ck->sha256, &res);
+		if (r == 0) {
+			aws_result_free(&res);
+			break;
+		}
+		if (r == DDB_CONDITION) {
+			log_warnx("lease %s: lost: checkpoint refused, not "
+			    "moved (what this worker stored is adopted by "
+			    "the new owner); stopping", w.shard);
+			exit(EX_LEASE_LOST);
+		}
+		d = backoff_ms(attempt++, ERROR_BASE_MS, ERROR_CAP_MS);
+		log_warnx("lease %s: checkpoint: %s; retrying in %llu ms",
+		    w.shard, aws_strerror(&res), (unsigned long long)d);
+		aws_result_free(&res);
+		if (w.stopping && now_ms() + d > w.stop_deadline) {
+			log_warnx("lease %s: checkpoint not stored by the stop "
+			    "deadline: the next owner reads this batch again "
+			    "(and adopts its objects)", w.shard);
+			exit(EX_ABANDONED);
+		}
+		wait_events(d);
+	}
+	return ckpt_write(w.cfg.state_dir, w.shard, ck);
+}
+
+/*
  * Make an object that is in S3 the shard's position: outbox entry, then
  * checkpoint (the order outbox.h explains), head object, report. For an
  * adopted object the outbox entry carries its real metadata: announcing it
@@ -448,7 +500,7 @@ commit_object(const char *key, const struct arc_object *o, size_t stored,
 	ck.done = shard_done;
 	snprintf(ck.key, sizeof(ck.key), "%s", key);
 	snprintf(ck.sha256, sizeof(ck.sha256), "%s", o->sha256);
-	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
+	if (ckpt_store(&ck) == -1)
 		fatalx("checkpoint for %s not stored: flush of s3://%s/%s not "
 		    "reported, exiting", w.shard, w.cfg.s3_bucket, key);
 
@@ -806,7 +858,7 @@ flush(int shard_done)
 	ck.done = shard_done;
 	snprintf(ck.key, sizeof(ck.key), "%s", link.key);
 	snprintf(ck.sha256, sizeof(ck.sha256), "%s", link.sha256);
-	if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1 &&
+	if (ckpt_store(&ck) == -1 &&
 	    (!room_freed() || ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1))
 		fatal("checkpoint for %s", w.shard);
 	w.prev = link;
@@ -864,8 +916,10 @@ mark_done(void)
 		if (w.reposition)
 			return 1;
 	} else {
-		/* keep what the last checkpoint says, and add "done" */
-		if (ckpt_read(w.cfg.state_dir, w.shard, &ck) != 0) {
+		/* keep what the last checkpoint says, and add "done" (with
+		 * leases the local file may be of an earlier ownership) */
+		if (w.cfg.lease_table != NULL ||
+		    ckpt_read(w.cfg.state_dir, w.shard, &ck) != 0) {
 			memset(&ck, 0, sizeof(ck));
 			pos_set(&ck.pos, w.pos.seq, 0, 0);
 			snprintf(ck.key, sizeof(ck.key), "%s", w.prev.key);
@@ -874,7 +928,7 @@ mark_done(void)
 		}
 		ck.done = 1;
 		ck.pos.has_sub = 0;
-		if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
+		if (ckpt_store(&ck) == -1)
 			fatal("checkpoint for %s", w.shard);
 		/* the head says so too: a child on another state_dir links
 		 * to this shard's last object through it */
@@ -1371,7 +1425,7 @@ resume_from_archive(void)
 		ck.done = h.done;
 		snprintf(ck.key, sizeof(ck.key), "%s", h.key);
 		snprintf(ck.sha256, sizeof(ck.sha256), "%s", h.sha256);
-		if (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)
+		if (ckpt_store(&ck) == -1)
 			fatal("checkpoint for %s", w.shard);
 	}
 	log_info("no checkpoint: %s resumes from the archive after %s%s "
@@ -1383,6 +1437,131 @@ resume_from_archive(void)
 		msg_send(SUP_FD, MSG_DONE, w.gen, NULL, 0, 2000);
 		exit(EX_OK_);
 	}
+}
+
+/*
+ * At-least-once across hosts: the lease names the shard's last object
+ * (kkLastKey, written with each checkpoint) and the last one whose
+ * notification was published (kkAnnounced, written by the owner's lease
+ * helper). Objects between the two may never have been announced if their
+ * keeper died: walk the chain back from the newest and put them in this
+ * keeper's outbox, oldest first. A duplicate announcement is allowed; a
+ * missing one is not. Bounded: at most LEASE_WALK_MAX objects.
+ */
+#define LEASE_WALK_MAX	1000
+
+static void
+lease_reannounce(const struct lease *l)
+{
+	struct aws_result res;
+	struct arc_object *o;
+	char (*keys)[ARC_KEY_MAX], name[256], *msg;
+	size_t n = 0, i;
+	const char *why;
+	int r;
+
+	if (w.cfg.sns_topic_arn == NULL || l->last_key[0] == '\0' ||
+	    strcmp(l->last_key, l->announced) == 0)
+		return;
+	o = xcalloc(LEASE_WALK_MAX, sizeof(*o));
+	keys = xcalloc(LEASE_WALK_MAX, sizeof(*keys));
+	str_copy(keys[0], l->last_key, sizeof(keys[0]));
+	while (n < LEASE_WALK_MAX) {
+		aws_result_init(&res);
+		r = s3_head_object(&w.aws, &w.cfg, w.cfg.s3_bucket, keys[n],
+		    &res);
+		if (r != 0 || arc_meta_parse(&res.meta, &o[n], &why) == -1) {
+			log_warnx("lease %s: re-announce: s3://%s/%s: %s; "
+			    "announcing the %zu objects after it", w.shard,
+			    w.cfg.s3_bucket, keys[n], r == 1 ? "not found" :
+			    r == 0 ? why : aws_strerror(&res), n);
+			aws_result_free(&res);
+			break;
+		}
+		if (o[n].stored == 0 && res.content_length > 0)
+			o[n].stored = (uint64_t)res.content_length;
+		aws_result_free(&res);
+		n++;
+		if (o[n - 1].prev.key[0] == '\0' ||
+		    strcmp(o[n - 1].prev.key, l->announced) == 0 ||
+		    n == LEASE_WALK_MAX)
+			break;
+		str_copy(keys[n], o[n - 1].prev.key, sizeof(keys[n]));
+	}
+	for (i = n; i > 0; i--) {
+		msg = notification(keys[i - 1], &o[i - 1],
+		    (size_t)o[i - 1].stored);
+		if (outbox_put(w.cfg.state_dir, w.shard, &o[i - 1].first,
+		    &o[i - 1].last, msg, name, sizeof(name)) == -1)
+			log_warn("lease %s: re-announce s3://%s/%s: outbox",
+			    w.shard, w.cfg.s3_bucket, keys[i - 1]);
+		free(msg);
+	}
+	if (n > 0) {
+		log_info("lease %s: %zu objects after the last announced (%s) "
+		    "announced again", w.shard, n, l->announced[0] ?
+		    l->announced : "none");
+		msg_send(SUP_FD, MSG_FLUSH, w.gen, &(struct msg_flush){ 0 },
+		    sizeof(struct msg_flush), 2000);
+	}
+	free(o);
+	free(keys);
+}
+
+/*
+ * With leases the lease is the truth: it must be ours (owner and the token
+ * the supervisor gave), and its checkpoint is the position. A checkpoint
+ * that is not a sequence number (a new lease: TRIM_HORIZON...) means no
+ * checkpoint: 1, and the shard resumes from the archive like a lost
+ * state_dir. 0 with *ck filled otherwise.
+ */
+static int
+lease_start(struct ckpt *ck)
+{
+	struct aws_result res;
+	struct lease l;
+	unsigned attempt = 0;
+	int r;
+
+	for (;;) {
+		aws_result_init(&res);
+		r = lease_get(&w.aws, w.cfg.lease_table, w.shard, &l, &res);
+		if (r == 0)
+			break;
+		if (r == 1) {
+			log_warnx("lease %s: not in table %s; stopping",
+			    w.shard, w.cfg.lease_table);
+			exit(EX_LEASE_LOST);
+		}
+		retry_wait(&attempt, "lease get", &res);
+		aws_result_free(&res);
+	}
+	aws_result_free(&res);
+	if (strcmp(l.owner, w.cfg.lease_worker_id) != 0 ||
+	    strcmp(l.token, w.token) != 0) {
+		log_warnx("lease %s: owned by %s now, not by this keeper; "
+		    "stopping", w.shard, l.owner[0] ? l.owner : "nobody");
+		exit(EX_LEASE_LOST);
+	}
+	lease_reannounce(&l);
+	memset(ck, 0, sizeof(*ck));
+	str_copy(ck->key, l.last_key, sizeof(ck->key));
+	snprintf(ck->sha256, sizeof(ck->sha256), "%s", l.last_sha256);
+	if (strcmp(l.checkpoint, LEASE_SHARD_END) == 0) {
+		ck->done = 1;
+		if (ckpt_write(w.cfg.state_dir, w.shard, ck) == -1)
+			fatal("checkpoint for %s", w.shard);
+		return 0;
+	}
+	if (!seq_valid(l.checkpoint)) {
+		log_info("lease %s: checkpoint %s: resuming from the archive",
+		    w.shard, l.checkpoint[0] ? l.checkpoint : "none");
+		return 1;
+	}
+	pos_set(&ck->pos, l.checkpoint, l.inside, (uint64_t)l.subseq);
+	log_info("lease %s: checkpoint %s%s", w.shard, l.checkpoint,
+	    l.inside ? " (inside its aggregate)" : "");
+	return 0;
 }
 
 /* A checkpoint of an older version names its last object without its
@@ -1541,7 +1720,7 @@ main(int argc, char *argv[])
 		if (strcmp(argv[2], "verify") == 0)
 			return verify_main(argc - 2, argv + 2);
 	}
-	while ((ch = getopt(argc, argv, "dvD:s:g:")) != -1) {
+	while ((ch = getopt(argc, argv, "dvD:s:g:L:")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
@@ -1556,6 +1735,9 @@ main(int argc, char *argv[])
 			break;
 		case 's':
 			w.shard = optarg;
+			break;
+		case 'L':
+			w.token = optarg;
 			break;
 		case 'g':
 			w.gen = (uint32_t)strtoul(optarg, &end, 10);
@@ -1648,6 +1830,21 @@ main(int argc, char *argv[])
 			exit(EX_OK_);
 	}
 
+	http_global_init();
+	w.creds = creds_new(&w.cfg);
+	if (aws_ctx_init(&w.aws, &w.cfg, w.creds) == -1)
+		fatalx_code(EX_CONFIG_, "bad endpoint");
+	w.aws.interrupted = interrupted;
+	aws_ctx_set_abort(&w.aws, abort_transfer);
+	{
+		int wake[2] = { w.sigfd, SUP_FD };
+
+		aws_ctx_set_wake(&w.aws, wake, 2, woken);
+	}
+	if (w.cfg.lease_table != NULL && (w.token == NULL ||
+	    strlen(w.token) != LEASE_TOKEN_LEN - 1))
+		fatalx_code(EX_CONFIG_, "leases.table is set: -L token needed");
+
 	r = ckpt_read(w.cfg.state_dir, w.shard, &ck);
 	if (r == -1) {
 		/* the archive knows where this shard stands: no operator step */
@@ -1659,6 +1856,8 @@ main(int argc, char *argv[])
 		    "resuming from the archive", w.shard, dir);
 		r = 1;
 	}
+	if (w.cfg.lease_table != NULL)
+		r = lease_start(&ck);
 	if (r == 0 && ck.done) {
 		log_info("shard already done");
 		msg_send(SUP_FD, MSG_DONE, w.gen, NULL, 0, 2000);
@@ -1675,17 +1874,6 @@ main(int argc, char *argv[])
 		snprintf(w.prev.sha256, sizeof(w.prev.sha256), "%s", ck.sha256);
 	}
 
-	http_global_init();
-	w.creds = creds_new(&w.cfg);
-	if (aws_ctx_init(&w.aws, &w.cfg, w.creds) == -1)
-		fatalx_code(EX_CONFIG_, "bad endpoint");
-	w.aws.interrupted = interrupted;
-	aws_ctx_set_abort(&w.aws, abort_transfer);
-	{
-		int wake[2] = { w.sigfd, SUP_FD };
-
-		aws_ctx_set_wake(&w.aws, wake, 2, woken);
-	}
 	/* a multipart upload of a run that died is never left dangling */
 	s3_abort_stale(&w.aws, &w.cfg, w.upload_state);
 	{

@@ -14,46 +14,46 @@
  * Expected cells, one row per state in enum order, one column per event in
  * enum order: SPAWNED SPAWN_FAILED HELLO FLUSH DONE EXIT_DONE EXIT_CONFIG
  * EXIT_OTHER PROTO_ERROR HELLO_TIMEOUT STOP_TIMEOUT BACKOFF_DUE STOP RELOAD
- * PARENTS_READY. "=" keeps the state and does nothing; "STATE" moves with no
+ * PARENTS_READY LEASE_LOST. "=" keeps the state and does nothing; "STATE" moves with no
  * action; "STATE/ACTION" or "=/ACTION".
  */
 static const char *const expect[SLOT_NSTATES][SLOT_NEVENTS] = {
 	/* WAITING */
 	{ "STARTING", "BACKOFF", "=", "=", "DONE", "=", "=", "=", "=", "=",
-	  "=", "=", "=", "WAITING", "=/SPAWN" },
+	  "=", "=", "=", "WAITING", "=/SPAWN", "=" },
 	/* STARTING */
 	{ "=", "=", "RUNNING", "KILLED/KILL", "KILLED/KILL", "DONE", "FAILED",
 	  "BACKOFF/RESTART", "KILLED/KILL", "KILLED/KILL", "=", "=",
-	  "STOPPING/TERM", "RELOADING/TERM", "=" },
+	  "STOPPING/TERM", "RELOADING/TERM", "=", "RELOADING/TERM" },
 	/* RUNNING */
 	{ "=", "=", "KILLED/KILL", "=/NOTIFY", "=/TOPOLOGY", "DONE", "FAILED",
 	  "BACKOFF/RESTART", "KILLED/KILL", "=", "=", "=", "STOPPING/TERM",
-	  "RELOADING/TERM", "=" },
+	  "RELOADING/TERM", "=", "RELOADING/TERM" },
 	/* STOPPING */
 	{ "=", "=", "=", "=/NOTIFY", "=", "DONE", "FAILED", "WAITING",
-	  "STOP_KILLED/KILL", "=", "STOP_KILLED/KILL", "=", "=", "=", "=" },
+	  "STOP_KILLED/KILL", "=", "STOP_KILLED/KILL", "=", "=", "=", "=", "=" },
 	/* STOP_KILLED */
 	{ "=", "=", "=", "=/NOTIFY", "=", "DONE", "FAILED", "WAITING", "=",
-	  "=", "=", "=", "=", "=", "=" },
+	  "=", "=", "=", "=", "=", "=", "=" },
 	/* RELOADING */
 	{ "=", "=", "=", "=/NOTIFY", "=/TOPOLOGY", "DONE", "WAITING",
 	  "WAITING", "RELOAD_KILLED/KILL", "=", "RELOAD_KILLED/KILL", "=",
-	  "STOPPING", "=", "=" },
+	  "STOPPING", "=", "=", "=" },
 	/* RELOAD_KILLED */
 	{ "=", "=", "=", "=/NOTIFY", "=", "DONE", "WAITING", "WAITING", "=",
-	  "=", "=", "=", "STOP_KILLED", "=", "=" },
+	  "=", "=", "=", "STOP_KILLED", "=", "=", "=" },
 	/* KILLED */
 	{ "=", "=", "=", "=", "=", "DONE", "FAILED", "BACKOFF/RESTART", "=",
-	  "=", "=", "=", "STOP_KILLED", "RELOAD_KILLED", "=" },
+	  "=", "=", "=", "STOP_KILLED", "RELOAD_KILLED", "=", "RELOAD_KILLED" },
 	/* BACKOFF */
 	{ "=", "=", "=", "=", "=", "=", "=", "=", "=", "=", "=", "WAITING",
-	  "WAITING", "WAITING", "=" },
+	  "WAITING", "WAITING", "=", "WAITING" },
 	/* DONE */
 	{ "=", "=", "=", "=", "=", "=", "=", "=", "=", "=", "=", "=", "=", "=",
-	  "=" },
+	  "=", "=" },
 	/* FAILED */
 	{ "=", "=", "=", "=", "=", "=", "=", "=", "=", "=", "=", "=", "=",
-	  "WAITING", "=" },
+	  "WAITING", "=", "=" },
 };
 
 static const struct slot_timing tm = {

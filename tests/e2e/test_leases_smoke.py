@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""
+test_leases_smoke.py: two keepers share a 4-shard moto stream through a
+DynamoDB lease table (SPEC section 7, "Leases"; issue 15). The first takes
+all four shards, the second joins and the two end with two each; the first
+stops gracefully, releases its leases, and the second takes them at once
+(within one scan, not after expiry). Every record exactly once, every
+object announced, no key written twice. The full scenario (kills, zombies,
+a split) is test_leases.py.
+"""
+
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kk  # noqa: E402
+import kk_extra as kx  # noqa: E402
+from kk import ok, diag  # noqa: E402
+
+STREAM = "leasesmoke"
+BUCKET = "kk-leasesmoke"
+TABLE = "kk-leasesmoke-leases"
+PREFIX = "ls/"
+DURATION = 4            # seconds: leases.duration
+SHARDS = 4
+
+
+def overrides(moto, worker_id):
+    return {
+        "s3.prefix": PREFIX,
+        "read.interval": "200ms",
+        "batch.max_age": "1s",
+        "batch.max_records": 50,
+        "topology.refresh": "5s",
+        "workers.restart_min": "200ms",
+        "workers.restart_max": "1s",
+        "workers.shutdown_timeout": "10s",
+        "endpoints.dynamodb": moto.endpoint,
+        "leases.table": TABLE,
+        "leases.worker_id": worker_id,
+        "leases.duration": "%ds" % DURATION,
+    }
+
+
+def owners(ddb):
+    """{shard: owner or None} as the table says (a KCL-style reader)."""
+    out = {}
+    kw = {"TableName": TABLE, "ConsistentRead": True}
+    while True:
+        r = ddb.scan(**kw)
+        for it in r["Items"]:
+            out[it["leaseKey"]["S"]] = it.get("leaseOwner", {}).get("S")
+        if "LastEvaluatedKey" not in r:
+            return out
+        kw["ExclusiveStartKey"] = r["LastEvaluatedKey"]
+
+
+def held_by(ddb, who):
+    try:
+        return sorted(s for s, o in owners(ddb).items() if o == who)
+    except Exception:  # the table may not exist yet
+        return []
+
+
+def count(keeper, pattern):
+    return len([ln for ln in keeper.log().splitlines()
+                if re.search(pattern, ln)])
+
+
+def put(moto, n, tag):
+    return moto.put_records(STREAM, [("pk-%s-%d" % (tag, i),
+                                      ('{"n":%d,"t":"%s"}' % (i, tag)).encode())
+                                     for i in range(n)])
+
+
+def scenario():
+    with kk.Moto() as moto:
+        moto.create_stream(STREAM, SHARDS)
+        moto.create_bucket(BUCKET)
+        topic, queue = moto.create_topic_queue("leasesmoke", "leasesmoke-q")
+        ddb = moto.session.client("dynamodb", endpoint_url=moto.endpoint)
+        records = put(moto, 200, "a")
+        with kk.Keeper(moto, STREAM, BUCKET, overrides(moto, "host-a"),
+                       topic_arn=topic, name="a") as a, \
+                kk.Keeper(moto, STREAM, BUCKET, overrides(moto, "host-b"),
+                          topic_arn=topic, name="b") as b:
+            a.start()
+            ok(kk.wait_until(lambda: len(held_by(ddb, "host-a")) == SHARDS,
+                             6 * DURATION),
+               "alone, host-a holds all %d leases within %d s"
+               % (SHARDS, 6 * DURATION), "table: %r" % owners(ddb))
+            ok(count(a, r"lease shardId-\d+: taken \(unowned") == SHARDS,
+               "host-a logged one 'taken (unowned' line per shard",
+               *a.tail(20))
+            b.start()
+            records += put(moto, 200, "b")
+            t0 = time.time()
+            even = kk.wait_until(
+                lambda: len(held_by(ddb, "host-a")) == 2 and
+                len(held_by(ddb, "host-b")) == 2, 10 * DURATION, 0.2)
+            ok(even, "host-b joins: two leases each within %d s (%.1f s)"
+               % (10 * DURATION, time.time() - t0), "table: %r" % owners(ddb))
+            ok(count(b, r"lease shardId-\d+: stolen from host-a") == 2,
+               "host-b stole exactly two leases from host-a",
+               *[ln for ln in b.log().splitlines() if "lease " in ln][:10])
+            ok(count(a, r"lease shardId-\d+: lost to host-b") == 2,
+               "host-a logged two 'lost to host-b' lines", *a.tail(20))
+            records += put(moto, 200, "c")
+            time.sleep(2)
+            t0 = time.time()
+            rc = a.stop()
+            stop_s = time.time() - t0
+            ok(rc == 0, "host-a stops gracefully: exit 0 (%.1f s)" % stop_s,
+               *a.tail(20))
+            ok(count(a, r"lease shardId-\d+: released") == 2,
+               "host-a released its two leases at the stop", *a.tail(20))
+            t0 = time.time()
+            took = kk.wait_until(lambda: len(held_by(ddb, "host-b")) ==
+                                 SHARDS, 2 * DURATION, 0.1)
+            ok(took, "host-b takes the released leases within one scan "
+               "(%.1f s, duration %d s)" % (time.time() - t0, DURATION),
+               "table: %r" % owners(ddb))
+            records += put(moto, 200, "d")
+            cache = {}
+            ok(kk.wait_until(lambda: kk.archived_records(moto, BUCKET, cache)
+                             >= len(records), 60),
+               "every record archived (%d)" % len(records))
+            ok(b.stop() == 0, "host-b stops: exit 0", *b.tail(20))
+            objs = kk.check_objects(moto.fetch_objects(BUCKET), STREAM,
+                                    PREFIX, label="smoke")
+            kk.assert_exactly_once(records, objs, label="smoke")
+            notes = kx.drain_notes(moto.sqs, queue)
+            repeats, superseded = kx.check_final_notifications(
+                notes, objs, STREAM, BUCKET, label="smoke")
+            ok(not superseded, "no announced object changed afterwards")
+            calls = [ln for ln in a.log().splitlines() + b.log().splitlines()
+                     if "lease calls:" in ln]
+            ok(len(calls) >= 2, "each lease helper logged its call counts",
+               *calls[:4])
+            for ln in calls[-2:]:
+                diag(ln)
+            for k in (a, b):
+                ok(not k.sanitizer_reports(), "%s: no sanitizer report"
+                   % k.name, *k.sanitizer_reports()[:5])
+
+
+if __name__ == "__main__":
+    kk.main(scenario)
