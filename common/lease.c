@@ -370,10 +370,19 @@ lease_renew(struct aws_ctx *ctx, const char *table, const char *shard,
 
 int
 lease_evict(struct aws_ctx *ctx, const char *table, const char *shard,
-    const char *owner, const char *token, struct aws_result *res)
+    const char *owner, const char *token, const char *announced,
+    struct aws_result *res)
 {
-	return owned_update(ctx, table, shard, owner, token, values(),
-	    "REMOVE leaseOwner, kkToken ADD leaseCounter :one", NULL, res);
+	struct json_object *v = values();
+
+	if (announced == NULL)
+		return owned_update(ctx, table, shard, owner, token, v,
+		    "REMOVE leaseOwner, kkToken ADD leaseCounter :one", NULL,
+		    res);
+	json_object_object_add(v, ":a", ddb_s(announced));
+	return owned_update(ctx, table, shard, owner, token, v,
+	    "SET kkAnnounced = :a REMOVE leaseOwner, kkToken "
+	    "ADD leaseCounter :one", NULL, res);
 }
 
 int

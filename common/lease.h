@@ -71,9 +71,11 @@ int	lease_take(struct aws_ctx *, const char *table, struct lease *l,
 int	lease_renew(struct aws_ctx *, const char *table, const char *shard,
 	    const char *owner, const char *token, const char *announced,
 	    int64_t *counter, struct aws_result *);
-/* Give it up (owner removed, counter moved): on owner and token. */
+/* Give it up (owner removed, counter moved): on owner and token;
+ * announced as for lease_renew. */
 int	lease_evict(struct aws_ctx *, const char *table, const char *shard,
-	    const char *owner, const char *token, struct aws_result *);
+	    const char *owner, const char *token, const char *announced,
+	    struct aws_result *);
 /* The worker's checkpoint: on owner and token; checkpoint is a sequence
  * number or LEASE_SHARD_END. */
 int	lease_checkpoint(struct aws_ctx *, const char *table, const char *shard,

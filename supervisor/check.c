@@ -13,6 +13,7 @@
 
 #include "aws.h"
 #include "cfg.h"
+#include "ddb.h"
 #include "check.h"
 #include "creds.h"
 #include "health.h"
@@ -220,6 +221,37 @@ check_topic(struct aws_ctx *ctx, const struct cfg *cfg)
 	return r;
 }
 
+/* The lease table: reachable, and ACTIVE or absent (the lease helper
+ * creates it on demand, which needs dynamodb:CreateTable). */
+static int
+check_leases(struct aws_ctx *ctx, const struct cfg *cfg)
+{
+	struct aws_result res;
+	char label[300], resource[300], status[32];
+	int r;
+
+	snprintf(label, sizeof(label), "lease table %s", cfg->lease_table);
+	snprintf(resource, sizeof(resource), "table %s", cfg->lease_table);
+	aws_result_init(&res);
+	r = ddb_describe_table(ctx, cfg->lease_table, status, sizeof(status),
+	    &res);
+	if (r == 0 && strcmp(status, "ACTIVE") == 0)
+		printf("%s: ok: ACTIVE (worker_id %s)\n", label,
+		    cfg->lease_worker_id);
+	else if (r == 0)
+		printf("%s: ok: %s (worker_id %s)\n", label, status,
+		    cfg->lease_worker_id);
+	else if (r == 1) {
+		printf("%s: ok: does not exist yet; the keeper creates it "
+		    "(on-demand billing, needs dynamodb:CreateTable)\n", label);
+		r = 0;
+	} else
+		failed(cfg, label, "dynamodb DescribeTable", resource, &res,
+		    "check leases.table, endpoints.dynamodb and the IAM policy");
+	aws_result_free(&res);
+	return r;
+}
+
 int
 check_main(int argc, char *argv[])
 {
@@ -293,6 +325,11 @@ check_main(int argc, char *argv[])
 		bad |= check_topic(&ctx, &cfg) != 0;
 	else
 		printf("topic: ok: none configured (sns.topic_arn unset)\n");
+	fflush(stdout);
+	if (cfg.lease_table != NULL) {
+		check_deadline = now_ms() + CHECK_TIMEOUT_MS;
+		bad |= check_leases(&ctx, &cfg) != 0;
+	}
 	printf("%s\n", bad ? "some checks FAILED" : "all checks passed");
 	aws_ctx_free(&ctx);
 	creds_free(creds);

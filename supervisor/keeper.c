@@ -476,6 +476,7 @@ static void	metrics_event(const char *shard, uint32_t kind, uint64_t v);
 
 static void	slot_event(struct slot *, enum slot_event, const char *why);
 static void	lease_release(struct slot *);
+static void	lease_lost(struct slot *, const char *);
 
 static void
 slot_spawn(struct slot *s)
@@ -663,6 +664,15 @@ slot_exited(struct slot *s, int st)
 	 * nothing (SPEC 3: stragglers get SIGKILL, the stop is still clean) */
 	if (k.stopping && WIFEXITED(st) && WEXITSTATUS(st) == EX_ABANDONED)
 		s->abandoned = 1;
+	/* its checkpoint was refused: the lease is another keeper's; the
+	 * lease helper learns it at its next renewal */
+	if (WIFEXITED(st) && WEXITSTATUS(st) == EX_LEASE_LOST) {
+		log_info("%s: worker stopped: its lease is another keeper's",
+		    s->shard);
+		lease_lost(s, "checkpoint refused");
+		slot_event(s, ev, NULL);
+		return;
+	}
 	if (ev != SEV_EXIT_DONE && !clean && (from == SLOT_STARTING ||
 	    from == SLOT_RUNNING || from == SLOT_KILLED)) {
 		char text[96];

@@ -446,7 +446,7 @@ release(size_t i)
 	aws_result_init(&res);
 	L.count[C_EVICT]++;
 	r = lease_evict(L.aws, L.cfg->lease_table, L.held[i].shard,
-	    L.cfg->lease_worker_id, L.held[i].token, &res);
+	    L.cfg->lease_worker_id, L.held[i].token, L.held[i].announce, &res);
 	if (r == 0)
 		log_info("lease %s: released", L.held[i].shard);
 	else if (r == DDB_CONDITION) {

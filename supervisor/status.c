@@ -547,6 +547,13 @@ print_text(const struct status *s)
 		printf(" (oldest %llds old)",
 		    (long long)((s->now - s->oldest_ms) / 1000));
 	printf("\n");
+	if (s->doc_current && jstr(s->doc, "worker_id") != NULL) {
+		int64_t held = 0;
+
+		(void)jint(s->doc, "leases_held", &held);
+		printf("leases: worker_id %s, %lld held\n",
+		    jstr(s->doc, "worker_id"), (long long)held);
+	}
 	for (i = 0; i < s->n; i++) {
 		const struct shard_status *sh = &s->sh[i];
 		const char *k = last_key(s, sh);
@@ -574,6 +581,8 @@ print_text(const struct status *s)
 		if (sh->pending > 0)
 			printf(" (oldest %llds old)",
 			    (long long)((s->now - sh->oldest_ms) / 1000));
+		if (s->doc_current && jstr(sh->sj, "lease") != NULL)
+			printf(", lease %s", jstr(sh->sj, "lease"));
 		if (s->doc_current && (err = jstr(sh->sj, "error")) != NULL) {
 			fmt_time(parse_time(jstr(sh->sj, "error_time")), t1,
 			    sizeof(t1));
@@ -643,6 +652,10 @@ print_json(const struct status *s)
 	    jcopy(s->doc, "error") : NULL);
 	json_object_object_add(k, "error_time", s->doc_current ?
 	    jcopy(s->doc, "error_time") : NULL);
+	json_object_object_add(k, "worker_id", s->doc_current ?
+	    jcopy(s->doc, "worker_id") : NULL);
+	json_object_object_add(k, "leases_held", s->doc_current ?
+	    jcopy(s->doc, "leases_held") : NULL);
 	json_object_object_add(j, "keeper", k);
 	json_object_object_add(j, "notifications_pending",
 	    json_object_new_int(s->pending));
@@ -692,6 +705,7 @@ print_json(const struct status *s)
 		json_object_object_add(o, "error", jcopy(sj, "error"));
 		json_object_object_add(o, "error_time", jcopy(sj,
 		    "error_time"));
+		json_object_object_add(o, "lease", jcopy(sj, "lease"));
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(j, "shards", arr);

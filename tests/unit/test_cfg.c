@@ -1281,9 +1281,45 @@ test_list_keys(void)
 		cfg_free(&c);
 		free(got);
 	}
-	T_INTEQ(n, 54, "number of keys");	/* batch.max_partitions, workers.max */
+	/* + batch.max_partitions, workers.max, endpoints.dynamodb, leases.* */
+	T_INTEQ(n, 59, "number of keys");
 	T_INTEQ(bad, 0, "every listed key is accepted");
 	free(s);
+}
+
+/* leases: off by default; with a table, worker_id is the host name and
+ * duration 10 s */
+static void
+test_leases(void)
+{
+	static const char *const on[] = { "leases.table=orders-leases" };
+	static const char *const id[] = { "leases.table=orders-leases",
+	    "leases.worker_id=host-b", "leases.duration=30s",
+	    "leases.max_shards=3" };
+	struct cfg c;
+	char *got, host[256];
+
+	parse(MINIMAL, NULL, 0, 0, &c, &got);
+	T_OK(c.lease_table == NULL && c.lease_worker_id == NULL,
+	    "leases: off without a table");
+	cfg_free(&c);
+	free(got);
+	if (gethostname(host, sizeof(host)) == -1)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	parse(MINIMAL, on, 1, 0, &c, &got);
+	T_STREQ(c.lease_worker_id, host, "leases: worker_id defaults to the "
+	    "host name");
+	T_INTEQ(c.lease_duration_ms, 10000, "leases: duration 10 s");
+	T_INTEQ(c.lease_max_shards, 0, "leases: no cap");
+	cfg_free(&c);
+	free(got);
+	parse(MINIMAL, id, 4, 0, &c, &got);
+	T_OK(c.lease_worker_id != NULL && strcmp(c.lease_worker_id,
+	    "host-b") == 0 && c.lease_duration_ms == 30000 &&
+	    c.lease_max_shards == 3, "leases: every setting read");
+	cfg_free(&c);
+	free(got);
 }
 
 /* cfg.c's facility and level names must be those of log.c. */
@@ -1339,6 +1375,7 @@ main(void)
 	test_dump();
 	test_list_keys();
 	test_log_names();
+	test_leases();
 	rmdir(tmpdir);
 	return t_done();
 }
