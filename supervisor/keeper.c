@@ -1499,7 +1499,9 @@ slot_read(struct slot *s)
 
 			memset(&f, 0, sizeof(f));
 			memcpy(&f.f, m.payload, sizeof(f.f));
-			if (s->f.state != SLOT_STARTING) {
+			/* no records: not a batch, only "my outbox has
+			 * entries" (objects announced again at a takeover) */
+			if (s->f.state != SLOT_STARTING && f.f.records > 0) {
 				str_copy(f.shard, s->shard, sizeof(f.shard));
 				/* a batch holds at most 2^32 records */
 				f.f.records = bounded(f.f.records, 1ULL << 32);

@@ -5,8 +5,14 @@ DynamoDB lease table (SPEC section 7, "Leases"; issue 15). The first takes
 all four shards, the second joins and the two end with two each; the first
 stops gracefully, releases its leases, and the second takes them at once
 (within one scan, not after expiry). Every record exactly once, every
-object announced, no key written twice. The full scenario (kills, zombies,
-a split) is test_leases.py.
+object announced, no key written twice.
+2. a dead host's unannounced objects: keeper A archives a 2-shard stream
+with its SNS endpoint refusing connections (its notifications wait in its
+outbox), and is SIGKILLed with its whole process group; keeper B takes
+both leases once they expire (about two durations) and announces A's
+objects again from the chain (kkLastKey back to kkAnnounced): every object
+announced at least once, every record exactly once.
+The full scenario (kills, zombies, a split) is test_leases.py.
 """
 
 import os
@@ -27,7 +33,7 @@ DURATION = 4            # seconds: leases.duration
 SHARDS = 4
 
 
-def overrides(moto, worker_id):
+def overrides(moto, worker_id, table=TABLE):
     return {
         "s3.prefix": PREFIX,
         "read.interval": "200ms",
@@ -38,16 +44,16 @@ def overrides(moto, worker_id):
         "workers.restart_max": "1s",
         "workers.shutdown_timeout": "10s",
         "endpoints.dynamodb": moto.endpoint,
-        "leases.table": TABLE,
+        "leases.table": table,
         "leases.worker_id": worker_id,
         "leases.duration": "%ds" % DURATION,
     }
 
 
-def owners(ddb):
+def owners(ddb, table=TABLE):
     """{shard: owner or None} as the table says (a KCL-style reader)."""
     out = {}
-    kw = {"TableName": TABLE, "ConsistentRead": True}
+    kw = {"TableName": table, "ConsistentRead": True}
     while True:
         r = ddb.scan(**kw)
         for it in r["Items"]:
@@ -57,9 +63,9 @@ def owners(ddb):
         kw["ExclusiveStartKey"] = r["LastEvaluatedKey"]
 
 
-def held_by(ddb, who):
+def held_by(ddb, who, table=TABLE):
     try:
-        return sorted(s for s, o in owners(ddb).items() if o == who)
+        return sorted(s for s, o in owners(ddb, table).items() if o == who)
     except Exception:  # the table may not exist yet
         return []
 
@@ -69,10 +75,72 @@ def count(keeper, pattern):
                 if re.search(pattern, ln)])
 
 
-def put(moto, n, tag):
-    return moto.put_records(STREAM, [("pk-%s-%d" % (tag, i),
+def put(moto, n, tag, stream=STREAM):
+    return moto.put_records(stream, [("pk-%s-%d" % (tag, i),
                                       ('{"n":%d,"t":"%s"}' % (i, tag)).encode())
                                      for i in range(n)])
+
+
+def dead_host(moto, ddb):
+    stream, bucket, table = "leasekill", "kk-leasekill", "kk-leasekill-leases"
+    topic, queue = moto.create_topic_queue("leasekill", "leasekill-q")
+    moto.create_stream(stream, 2)
+    moto.create_bucket(bucket)
+    oa = overrides(moto, "host-a", table)
+    oa["endpoints.sns"] = "http://127.0.0.1:1"   # refused: nothing announced
+    with kk.Keeper(moto, stream, bucket, oa, topic_arn=topic,
+                   name="deadhost-a") as a, \
+            kk.Keeper(moto, stream, bucket, overrides(moto, "host-b", table),
+                      topic_arn=topic, name="deadhost-b") as b:
+        records = put(moto, 300, "k", stream)
+        a.start()
+        cache = {}
+        ok(kk.wait_until(lambda: kk.archived_records(moto, bucket, cache)
+                         >= len(records), 60),
+           "dead host: A archived every record (%d)" % len(records),
+           *a.tail(20))
+        a_objs = [o["key"] for o in moto.fetch_objects(bucket)
+                  if not kk.is_head_key(o["key"])]
+        ok(not kx.drain_notes(moto.sqs, queue, idle_rounds=1),
+           "dead host: A announced nothing (its SNS endpoint refuses)")
+        # the host dies: supervisor, helpers and workers at once
+        os.killpg(a.proc.pid, 9)
+        a.proc.wait(10)
+        t0 = time.time()
+        b.start()
+        took = kk.wait_until(lambda: len(held_by(ddb, "host-b", table)) == 2,
+                             6 * DURATION, 0.2)
+        ok(took, "dead host: B holds both leases within %d s (%.1f s after "
+           "the kill, duration %d s)" % (6 * DURATION, time.time() - t0,
+                                          DURATION),
+           "table: %r" % owners(ddb, table), *b.tail(20))
+        # the first scan sees A as live (its counters just moved): one
+        # steal; the other lease is taken once it expired
+        ok(count(b, r"lease shardId-\d+: (taken|stolen) from host-a") == 2,
+           "dead host: B took both leases from host-a (2 lines)",
+           *[ln for ln in b.log().splitlines() if "lease " in ln][:10])
+        records += put(moto, 100, "l", stream)
+        ok(kk.wait_until(lambda: kk.archived_records(moto, bucket, cache)
+                         >= len(records), 60),
+           "dead host: B archived the rest (%d records)" % len(records))
+        time.sleep(2)
+        ok(b.stop() == 0, "dead host: B stops: exit 0", *b.tail(20))
+        objs = kk.check_objects(moto.fetch_objects(bucket), stream, PREFIX,
+                                label="dead host")
+        kk.assert_exactly_once(records, objs, label="dead host")
+        notes = kx.drain_notes(moto.sqs, queue)
+        keys = {n["message"].get("key") for n in notes
+                if isinstance(n["message"], dict)}
+        missing = [k for k in a_objs if k not in keys]
+        ok(a_objs and not missing, "dead host: every object A archived but "
+           "never announced is announced by B (%d objects)" % len(a_objs),
+           *missing[:8])
+        ok(count(b, r"lease shardId-\d+: \d+ objects after the last "
+                    r"announced") == 2,
+           "dead host: one re-announce line per shard taken over",
+           *[ln for ln in b.log().splitlines() if "announced" in ln][:6])
+        kx.check_final_notifications(notes, objs, stream, bucket,
+                                     label="dead host")
 
 
 def scenario():
@@ -105,6 +173,9 @@ def scenario():
             ok(count(b, r"lease shardId-\d+: stolen from host-a") == 2,
                "host-b stole exactly two leases from host-a",
                *[ln for ln in b.log().splitlines() if "lease " in ln][:10])
+            # A learns it at its next renewal (every duration/3)
+            kk.wait_until(lambda: count(a, r"lease shardId-\d+: lost to "
+                                           r"host-b") >= 2, 2 * DURATION)
             ok(count(a, r"lease shardId-\d+: lost to host-b") == 2,
                "host-a logged two 'lost to host-b' lines", *a.tail(20))
             records += put(moto, 200, "c")
@@ -144,6 +215,7 @@ def scenario():
             for k in (a, b):
                 ok(not k.sanitizer_reports(), "%s: no sanitizer report"
                    % k.name, *k.sanitizer_reports()[:5])
+        dead_host(moto, ddb)
 
 
 if __name__ == "__main__":
