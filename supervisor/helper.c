@@ -344,7 +344,8 @@ helper_main(int argc, char *argv[])
 					if (h.cfg.lease_table == NULL)
 						fatalx_code(EX_CONFIG_, "no "
 						    "leases.table");
-					lh_init(&h.aws, &h.cfg, lease_send);
+					lh_init(&h.aws, &h.cfg, lease_send,
+					    stopped);
 				}
 				got_config = 1;
 				continue;

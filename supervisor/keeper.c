@@ -850,7 +850,10 @@ lease_gained(const struct msg_lease *m)
 	struct slot *s = slot_find(m->shard);
 
 	if (s == NULL)
-		s = slot_new(m->shard);	/* the topology lists it soon */
+		s = slot_new(m->shard);
+	/* a shard this keeper has not listed yet (a new child): list now */
+	if (!listed(s))
+		k.next_topology = now_ms();
 	if (!s->leased)
 		leases_count(1);
 	s->leased = 1;

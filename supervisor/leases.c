@@ -46,6 +46,7 @@ static struct {
 	struct aws_ctx		*aws;
 	const struct cfg	*cfg;
 	void			(*send)(uint32_t, const void *, size_t);
+	int			(*stopped)(void);
 	int			 table_ok;
 	struct held		*held;
 	size_t			 nheld;
@@ -59,9 +60,10 @@ static struct {
 
 void
 lh_init(struct aws_ctx *aws, const struct cfg *cfg,
-    void (*send)(uint32_t, const void *, size_t))
+    void (*send)(uint32_t, const void *, size_t), int (*stopped)(void))
 {
 	memset(&L, 0, sizeof(L));
+	L.stopped = stopped;
 	L.aws = aws;
 	L.cfg = cfg;
 	L.send = send;
@@ -370,7 +372,7 @@ scan(uint64_t now)
 	if (!L.table_ok) {
 		L.count[C_GET]++;
 		if (ddb_create_table(L.aws, L.cfg->lease_table, TABLE_WAIT_MS,
-		    NULL, &res) == -1) {
+		    L.stopped, &res) == -1) {
 			L.count[C_ERROR]++;
 			log_warnx("lease table %s: %s", L.cfg->lease_table,
 			    aws_strerror(&res));

@@ -14,9 +14,11 @@
 #include "cfg.h"
 #include "msg.h"
 
-/* send: to the supervisor (the helper's reply()) */
+/* send: to the supervisor (the helper's reply()); stopped: a SIGTERM came
+ * (long waits give up) */
 void		lh_init(struct aws_ctx *, const struct cfg *,
-		    void (*send)(uint32_t, const void *, size_t));
+		    void (*send)(uint32_t, const void *, size_t),
+		    int (*stopped)(void));
 /* Do what is due (renewals, a scan and takes); ms until the next. */
 uint64_t	lh_tick(void);
 /* MSG_L_RELEASE, MSG_L_ANNOUNCED */

@@ -17,6 +17,7 @@ The full scenario (kills, zombies, a split) is test_leases.py.
 
 import os
 import re
+import socket
 import sys
 import time
 
@@ -143,6 +144,20 @@ def dead_host(moto, ddb):
                                      label="dead host")
 
 
+def gauges(sock, name):
+    """The values of statsd gauge name received so far, in order."""
+    out = []
+    while True:
+        try:
+            data = sock.recv(65536).decode("utf-8", "replace")
+        except BlockingIOError:
+            return out
+        for ln in data.splitlines():
+            m = re.match(r"^kinesis_keeper\.%s:(\d+)\|g$" % name, ln)
+            if m:
+                out.append(int(m.group(1)))
+
+
 def scenario():
     with kk.Moto() as moto:
         moto.create_stream(STREAM, SHARDS)
@@ -150,10 +165,30 @@ def scenario():
         topic, queue = moto.create_topic_queue("leasesmoke", "leasesmoke-q")
         ddb = moto.session.client("dynamodb", endpoint_url=moto.endpoint)
         records = put(moto, 200, "a")
+        statsd = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        statsd.bind(("127.0.0.1", 0))
+        statsd.setblocking(False)
+        ob = overrides(moto, "host-b")
+        ob["statsd.host"] = "127.0.0.1"
+        ob["statsd.port"] = statsd.getsockname()[1]
         with kk.Keeper(moto, STREAM, BUCKET, overrides(moto, "host-a"),
                        topic_arn=topic, name="a") as a, \
-                kk.Keeper(moto, STREAM, BUCKET, overrides(moto, "host-b"),
+                kk.Keeper(moto, STREAM, BUCKET, ob,
                           topic_arn=topic, name="b") as b:
+            rc, out, err = kk.run_keeper(["check", a.conf], 60)
+            lines = [ln for ln in out.splitlines()
+                     if ln.startswith("lease table ")]
+            ok(rc == 0 and len(lines) == 1 and ": ok: does not exist yet" in
+               lines[0], "check: the missing lease table is fine (created "
+               "on demand): one line, exit 0", "exit %r" % rc, *out.splitlines())
+            rc, out, err = kk.run_keeper(
+                ["check", "-D", "endpoints.dynamodb=http://127.0.0.1:1",
+                 a.conf], 60)
+            lines = [ln for ln in out.splitlines()
+                     if ln.startswith("lease table ")]
+            ok(rc == 1 and len(lines) == 1 and ": FAILED: " in lines[0],
+               "check: an unreachable lease table FAILED, exit 1",
+               "exit %r" % rc, *out.splitlines())
             a.start()
             ok(kk.wait_until(lambda: len(held_by(ddb, "host-a")) == SHARDS,
                              6 * DURATION),
@@ -162,6 +197,10 @@ def scenario():
             ok(count(a, r"lease shardId-\d+: taken \(unowned") == SHARDS,
                "host-a logged one 'taken (unowned' line per shard",
                *a.tail(20))
+            rc, out, err = kk.run_keeper(["check", b.conf], 60)
+            ok(rc == 0 and "lease table %s: ok: ACTIVE (worker_id host-b)"
+               % TABLE in out, "check: lease table ACTIVE once created",
+               "exit %r" % rc, *out.splitlines())
             b.start()
             records += put(moto, 200, "b")
             t0 = time.time()
@@ -193,6 +232,12 @@ def scenario():
             ok(took, "host-b takes the released leases within one scan "
                "(%.1f s, duration %d s)" % (time.time() - t0, DURATION),
                "table: %r" % owners(ddb))
+            seen = []
+            kk.wait_until(lambda: seen.extend(gauges(statsd, "LeasesHeld"))
+                          or (seen and seen[-1] == SHARDS), 15)
+            ok(seen and seen[-1] == SHARDS and 2 in seen,
+               "statsd: LeasesHeld of host-b went 2 then %d" % SHARDS,
+               "values: %r" % seen[-20:])
             records += put(moto, 200, "d")
             cache = {}
             ok(kk.wait_until(lambda: kk.archived_records(moto, BUCKET, cache)
@@ -215,6 +260,7 @@ def scenario():
             for k in (a, b):
                 ok(not k.sanitizer_reports(), "%s: no sanitizer report"
                    % k.name, *k.sanitizer_reports()[:5])
+        statsd.close()
         dead_host(moto, ddb)
 
 
