@@ -18,6 +18,17 @@
 #define DDB_MAX_RESPONSE	(16 * 1024 * 1024)
 #define DDB_TIMEOUT_MS		10000
 
+/* the bound of each call (ddb_set_limits) */
+static long	call_timeout_ms = DDB_TIMEOUT_MS;
+static int	call_attempts = 3;
+
+void
+ddb_set_limits(long timeout_ms, int attempts)
+{
+	call_timeout_ms = timeout_ms > 0 ? timeout_ms : DDB_TIMEOUT_MS;
+	call_attempts = attempts > 0 ? attempts : 3;
+}
+
 int
 ddb_call(struct aws_ctx *ctx, const char *op, struct json_object *req,
     struct json_object **out, struct aws_result *res)
@@ -45,8 +56,8 @@ ddb_call(struct aws_ctx *ctx, const char *op, struct json_object *req,
 	call.body = body;
 	call.body_len = strlen(body);
 	call.max_response = DDB_MAX_RESPONSE;
-	call.timeout_ms = DDB_TIMEOUT_MS;
-	call.max_attempts = 3;
+	call.timeout_ms = call_timeout_ms;
+	call.max_attempts = call_attempts;
 	r = aws_call(ctx, &ctx->dynamodb, &call, res);
 	json_object_put(req);
 	if (r == -1)

@@ -15,6 +15,9 @@
 
 #define DDB_CONDITION	1	/* ConditionalCheckFailedException */
 
+/* Bound every later call: timeout per attempt (default 10 s) and attempts
+ * (default 3). A lease holder must know within its lease duration. */
+void	ddb_set_limits(long timeout_ms, int attempts);
 /* One call: req is consumed. 0 (with *out the parsed answer when out is
  * not NULL, a JSON object), DDB_CONDITION, or -1 (res says why). */
 int	ddb_call(struct aws_ctx *, const char *op, struct json_object *req,

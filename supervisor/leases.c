@@ -68,6 +68,10 @@ lh_init(struct aws_ctx *aws, const struct cfg *cfg,
 	L.cfg = cfg;
 	L.send = send;
 	L.next_summary = now_ms() + SUMMARY_MS;
+	/* a renewal that hangs must not outlive the lease it renews: one
+	 * attempt, bounded by a third of the duration (the next renewal is
+	 * the retry) */
+	ddb_set_limits((long)(cfg->lease_duration_ms / 3), 1);
 	log_info("lease table %s as %s, lease duration %llu ms",
 	    cfg->lease_table, cfg->lease_worker_id,
 	    (unsigned long long)cfg->lease_duration_ms);
@@ -142,7 +146,7 @@ lost_to(size_t i)
 }
 
 static void
-renew_all(uint64_t now)
+renew_all(void)
 {
 	struct aws_result res;
 	int64_t counter;
@@ -152,6 +156,17 @@ renew_all(uint64_t now)
 	for (i = 0; i < L.nheld; ) {
 		struct held *h = &L.held[i];
 
+		/* the calls before this one may have taken long: a lease not
+		 * renewed for a duration is given up without another try */
+		if (now_ms() - h->last_ok >= L.cfg->lease_duration_ms) {
+			log_warnx("lease %s: lost: not renewed for %llu ms "
+			    "(dynamodb out of reach); stopping its worker rather "
+			    "than risk two owners", h->shard,
+			    (unsigned long long)(now_ms() - h->last_ok));
+			tell(MSG_L_LOST, h->shard, NULL, "", 0, 0);
+			held_drop(i);
+			continue;
+		}
 		aws_result_init(&res);
 		L.count[C_RENEW]++;
 		r = lease_renew(L.aws, L.cfg->lease_table, h->shard,
@@ -172,17 +187,6 @@ renew_all(uint64_t now)
 			L.count[C_ERROR]++;
 			log_warnx("lease %s: renewal failed: %s", h->shard,
 			    aws_strerror(&res));
-			if (now - h->last_ok >= L.cfg->lease_duration_ms) {
-				log_warnx("lease %s: lost: not renewed for %llu "
-				    "ms (dynamodb out of reach); stopping its "
-				    "worker rather than risk two owners",
-				    h->shard,
-				    (unsigned long long)(now - h->last_ok));
-				tell(MSG_L_LOST, h->shard, NULL, "", 0, 0);
-				aws_result_free(&res);
-				held_drop(i);
-				continue;
-			}
 		}
 		aws_result_free(&res);
 		i++;
@@ -423,7 +427,7 @@ lh_tick(void)
 	uint64_t now = now_ms(), next, d = L.cfg->lease_duration_ms;
 
 	if (now >= L.next_renew) {
-		renew_all(now);
+		renew_all();
 		L.next_renew = now + d / 3;
 	}
 	if (now >= L.next_scan) {

@@ -12,6 +12,10 @@ outbox), and is SIGKILLed with its whole process group; keeper B takes
 both leases once they expire (about two durations) and announces A's
 objects again from the chain (kkLastKey back to kkAnnounced): every object
 announced at least once, every record exactly once.
+3. DynamoDB out of reach (a black hole through the fault proxy): the
+keeper gives its leases up after one duration without a renewal and stops
+its workers rather than risk two owners; once DynamoDB answers again it
+takes the leases back (after they expire) and archives on.
 The full scenario (kills, zombies, a split) is test_leases.py.
 """
 
@@ -24,6 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kk  # noqa: E402
 import kk_extra as kx  # noqa: E402
+from faultproxy import FaultProxy  # noqa: E402
 from kk import ok, diag  # noqa: E402
 
 STREAM = "leasesmoke"
@@ -158,6 +163,53 @@ def gauges(sock, name):
                 out.append(int(m.group(1)))
 
 
+def unreachable(moto, ddb):
+    stream, bucket, table = "leasehole", "kk-leasehole", "kk-leasehole-leases"
+    moto.create_stream(stream, 2)
+    moto.create_bucket(bucket)
+    with FaultProxy(moto.port) as proxy:
+        o = overrides(moto, "host-c", table)
+        o["endpoints.dynamodb"] = "http://127.0.0.1:%d" % proxy.port
+        with kk.Keeper(moto, stream, bucket, o, name="hole-c") as c:
+            records = put(moto, 100, "h", stream)
+            c.start()
+            ok(kk.wait_until(lambda: len(held_by(ddb, "host-c", table)) == 2
+                             and len(c.workers()) == 2, 6 * DURATION),
+               "unreachable: host-c holds 2 leases, 2 workers run",
+               *c.tail(20))
+            rule = proxy.add_rule("dynamodb", action="stall", seconds=60,
+                                  mode="close")
+            t0 = time.time()
+            lost = kk.wait_until(lambda: count(c, r"lease shardId-\d+: lost: "
+                                               r"not renewed") == 2,
+                                 3 * DURATION, 0.1)
+            ok(lost, "unreachable: both leases given up within %d s (%.1f s; "
+               "duration %d s)" % (3 * DURATION, time.time() - t0, DURATION),
+               *c.tail(20))
+            # they stop reading at once; their last checkpoint waits for
+            # DynamoDB until workers.shutdown_timeout (10 s), then exit 75
+            gone = kk.wait_until(lambda: not c.workers(), 15, 0.2)
+            ok(gone, "unreachable: both workers exited within "
+               "shutdown_timeout (%.1f s after the rule)" % (time.time() - t0),
+               "workers: %r" % c.workers(), *c.tail(20))
+            proxy.remove_rule(rule)
+            t0 = time.time()
+            back = kk.wait_until(lambda: len(c.workers()) == 2 and
+                                 len(held_by(ddb, "host-c", table)) == 2,
+                                 8 * DURATION, 0.2)
+            ok(back, "unreachable: DynamoDB back, host-c takes its leases "
+               "again and reads (%.1f s)" % (time.time() - t0), *c.tail(20))
+            records += put(moto, 100, "i", stream)
+            cache = {}
+            ok(kk.wait_until(lambda: kk.archived_records(moto, bucket, cache)
+                             >= len(records), 60),
+               "unreachable: every record archived (%d)" % len(records))
+            ok(c.stop() == 0, "unreachable: exit 0", *c.tail(20))
+            objs = kk.check_objects(moto.fetch_objects(bucket), stream,
+                                    PREFIX, label="unreachable")
+            kk.assert_exactly_once(records, objs, label="unreachable")
+
+
 def scenario():
     with kk.Moto() as moto:
         moto.create_stream(STREAM, SHARDS)
@@ -262,6 +314,7 @@ def scenario():
                    % k.name, *k.sanitizer_reports()[:5])
         statsd.close()
         dead_host(moto, ddb)
+        unreachable(moto, ddb)
 
 
 if __name__ == "__main__":
