@@ -284,6 +284,16 @@ def scenario():
             ok(took, "host-b takes the released leases within one scan "
                "(%.1f s, duration %d s)" % (time.time() - t0, DURATION),
                "table: %r" % owners(ddb))
+            def status_says():
+                rc, out, err = kk.run_keeper(["status", b.conf], 30)
+                return out
+            kk.wait_until(lambda: "leases: worker_id host-b, %d held"
+                          % SHARDS in status_says(), 10)
+            out = status_says()
+            ok("leases: worker_id host-b, %d held" % SHARDS in out and
+               len(re.findall(r", lease held", out)) == SHARDS,
+               "status: worker_id, %d leases held, each shard 'lease held'"
+               % SHARDS, *out.splitlines())
             seen = []
             kk.wait_until(lambda: seen.extend(gauges(statsd, "LeasesHeld"))
                           or (seen and seen[-1] == SHARDS), 15)
