@@ -88,7 +88,6 @@ struct slot {
 	/* leases.table set: the worker runs only while the lease is ours */
 	int		 leased;
 	char		 token[MSG_TOKEN_LEN];	/* the lease's fencing token */
-	char		*lease_from;	/* the keeper it was taken from */
 	struct slot	*hnext;		/* hash chain */
 };
 
@@ -857,8 +856,6 @@ lease_gained(const struct msg_lease *m)
 	if (!s->leased)
 		leases_count(1);
 	s->leased = 1;
-	free(s->lease_from);
-	s->lease_from = m->owner[0] ? xstrdup(m->owner) : NULL;
 	if (slot_has_process(s->f.state) && strcmp(s->token, m->token) != 0)
 		slot_event(s, SEV_LEASE_LOST, NULL);
 	str_copy(s->token, m->token, sizeof(s->token));
