@@ -1482,6 +1482,13 @@ lease_reannounce(const struct lease *l)
 			o[n].stored = (uint64_t)res.content_length;
 		aws_result_free(&res);
 		n++;
+		if (o[n - 1].prev.key[0] == '\0' &&
+		    o[n - 1].prev.sha256[0] != '\0')
+			/* the link was cut to fit S3's 2 KB of metadata */
+			log_warnx("lease %s: re-announce: s3://%s/%s names its "
+			    "predecessor by hash only: announcing the %zu "
+			    "objects from it on", w.shard, w.cfg.s3_bucket,
+			    keys[n - 1], n);
 		if (o[n - 1].prev.key[0] == '\0' ||
 		    strcmp(o[n - 1].prev.key, l->announced) == 0 ||
 		    n == LEASE_WALK_MAX)
