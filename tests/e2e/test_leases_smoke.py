@@ -16,6 +16,10 @@ announced at least once, every record exactly once.
 keeper gives its leases up after one duration without a renewal and stops
 its workers rather than risk two owners; once DynamoDB answers again it
 takes the leases back (after they expire) and archives on.
+4. a split across hosts (Kinesis from kinesalite: moto never ends a
+shard): the parent's lease ends at SHARD_END and is released, it names its
+children (childShardIds) and they name it (parentShardId), and no child
+lease is taken before the parent's worker reached its end.
 The full scenario (kills, zombies, a split) is test_leases.py.
 """
 
@@ -210,7 +214,102 @@ def unreachable(moto, ddb):
             kk.assert_exactly_once(records, objs, label="unreachable")
 
 
+def log_time(line):
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) ", line)
+    return m.group(1) if m else None
+
+
+def split(moto, ddb):
+    if not ok(kx.Kinesalite.available(), "split: kinesalite is installed "
+              "(tests/setup.sh)", "no node or no %s/kinesalite"
+              % kx.NODE_MODULES):
+        return
+    stream, bucket, table = "leasesplit", "kk-leasesplit", "kk-split-leases"
+    with kx.Kinesalite() as kl:
+        kin = kl.kinesis
+        shards = kx.create_stream(kin, stream, 2)
+        moto.create_bucket(bucket)
+
+        def conf(wid):
+            o = overrides(moto, wid, table)
+            o["endpoints.kinesis"] = kl.endpoint
+            o["topology.refresh"] = "2s"
+            # 50 records/s a shard: the parent's backlog below takes
+            # about 8 s to read, longer than its children take to appear
+            o["read.max_records"] = 10
+            return o
+        producer = kx.Producer(kx.client("kinesis", kl.endpoint), stream,
+                               rate=60, chunk=10, seed=5, tag="ls")
+        with kk.Keeper(moto, stream, bucket, conf("host-a"),
+                       name="split-a") as a, \
+                kk.Keeper(moto, stream, bucket, conf("host-b"),
+                          name="split-b") as b:
+            a.start()
+            b.start()
+            producer.start()
+            ok(kk.wait_until(lambda: len(held_by(ddb, "host-a", table)) == 1
+                             and len(held_by(ddb, "host-b", table)) == 1,
+                             10 * DURATION),
+               "split: one lease each", "table: %r" % owners(ddb, table))
+            time.sleep(2)
+            parent = next(sh for sh in kx.list_shards(kin, stream)
+                          if sh["ShardId"] == shards[0])
+            lo = int(parent["HashKeyRange"]["StartingHashKey"])
+            hi = int(parent["HashKeyRange"]["EndingHashKey"])
+            backlog = []
+            for c in range(4):
+                recs = [("bk-%d-%d" % (c, i), ('{"backlog":%d}' % (c * 100 + i))
+                         .encode()) for i in range(100)]
+                r = kin.put_records(StreamName=stream, Records=[
+                    {"PartitionKey": pk, "Data": d, "ExplicitHashKey": str(lo)}
+                    for pk, d in recs])
+                backlog += [(rr["ShardId"], rr["SequenceNumber"], pk, d)
+                            for (pk, d), rr in zip(recs, r["Records"])]
+            kin.split_shard(StreamName=stream, ShardToSplit=shards[0],
+                            NewStartingHashKey=str((lo + hi + 1) // 2))
+            ok(kx.wait_active(kin, stream), "split: stream ACTIVE again")
+            kids = [sh["ShardId"] for sh in kx.list_shards(kin, stream)
+                    if sh.get("ParentShardId") == shards[0]]
+            ok(kk.wait_until(lambda: len(kids) == 2 and
+                             all(owners(ddb, table).get(k) for k in kids),
+                             15 * DURATION, 0.3),
+               "split: both children's leases owned",
+               "table: %r" % owners(ddb, table))
+            time.sleep(2)
+            producer.stop()
+            cache = {}
+            put = producer.put + backlog
+            ok(kk.wait_until(lambda: kk.archived_records(moto, bucket, cache)
+                             >= len(put), 60),
+               "split: every record archived (%d)" % len(put))
+            items = {it["leaseKey"]["S"]: it for it in ddb.scan(
+                TableName=table, ConsistentRead=True)["Items"]}
+            p = items.get(shards[0], {})
+            ok(p.get("checkpoint", {}).get("S") == "SHARD_END" and
+               "leaseOwner" not in p, "split: the parent's lease is at "
+               "SHARD_END and released", repr(p))
+            ok(sorted(p.get("childShardIds", {}).get("SS", [])) ==
+               sorted(kids) and all(items.get(k, {}).get("parentShardId",
+                                                         {}).get("SS") ==
+                                    [shards[0]] for k in kids),
+               "split: childShardIds and parentShardId as the KCL writes "
+               "them", repr(items))
+            logs = a.log().splitlines() + b.log().splitlines()
+            end = [log_time(ln) for ln in logs if re.search(
+                r"worker %s: shard end reached" % shards[0], ln)]
+            taken = [log_time(ln) for ln in logs for k in kids
+                     if re.search(r"lease %s: taken" % k, ln)]
+            ok(len(end) == 1 and len(taken) == 2 and min(taken) > end[0],
+               "split: no child lease taken before the parent's end "
+               "(end %s, children taken %s)" % (end, taken))
+            ok(a.stop() == 0 and b.stop() == 0, "split: both stop, exit 0")
+            objs = kk.check_objects(moto.fetch_objects(bucket), stream,
+                                    PREFIX, label="split")
+            kk.assert_exactly_once(put, objs, label="split")
+
+
 def scenario():
+    kk.become_subreaper()
     with kk.Moto() as moto:
         moto.create_stream(STREAM, SHARDS)
         moto.create_bucket(BUCKET)
@@ -325,6 +424,7 @@ def scenario():
         statsd.close()
         dead_host(moto, ddb)
         unreachable(moto, ddb)
+        split(moto, ddb)
 
 
 if __name__ == "__main__":
