@@ -20,6 +20,11 @@ takes the leases back (after they expire) and archives on.
 shard): the parent's lease ends at SHARD_END and is released, it names its
 children (childShardIds) and they name it (parentShardId), and no child
 lease is taken before the parent's worker reached its end.
+5. a checkpoint is fenced: while a keeper's worker holds a batch, another
+owner (a boto3 "thief", KCL-style: owner and counter, a new token) takes
+the lease; at the stop the worker uploads its batch but its checkpoint is
+refused (one line, exit 77), the lease's checkpoint does not move, and the
+keeper logs the lease lost to the thief.
 The full scenario (kills, zombies, a split) is test_leases.py.
 """
 
@@ -308,6 +313,58 @@ def split(moto, ddb):
             kk.assert_exactly_once(put, objs, label="split")
 
 
+def fenced(moto, ddb):
+    stream, bucket, table = "leasefence", "kk-leasefence", "kk-fence-leases"
+    moto.create_stream(stream, 1)
+    moto.create_bucket(bucket)
+    o = overrides(moto, "host-f", table)
+    o["batch.max_age"] = "60s"          # the batch stays in the worker
+    with kk.Keeper(moto, stream, bucket, o, name="fence") as f:
+        f.start()
+        ok(kk.wait_until(lambda: len(held_by(ddb, "host-f", table)) == 1 and
+                         len(f.workers()) == 1, 6 * DURATION),
+           "fenced: host-f holds the lease", *f.tail(20))
+        records = put(moto, 30, "f", stream)   # fewer than max_records
+        ok(kk.wait_until(lambda: count(f, r"GetRecords|read \d+ records|"
+                                          r"reading") >= 1, 10), "fenced: "
+           "the worker reads")
+        time.sleep(3)   # the 30 records are in the worker's batch
+        shard = held_by(ddb, "host-f", table)[0]
+        before = ddb.get_item(TableName=table, ConsistentRead=True,
+                              Key={"leaseKey": {"S": shard}})["Item"]
+        ddb.update_item(
+            TableName=table, Key={"leaseKey": {"S": shard}},
+            ConditionExpression="leaseCounter = :c",
+            UpdateExpression="SET leaseOwner = :o, kkToken = :t, "
+                             "leaseCounter = :n",
+            ExpressionAttributeValues={
+                ":c": before["leaseCounter"], ":o": {"S": "thief"},
+                ":t": {"S": "0" * 32},
+                ":n": {"N": str(int(before["leaseCounter"]["N"]) + 1)}})
+        # the next renewal fails: the worker is stopped, flushes, and its
+        # checkpoint is refused
+        kk.wait_until(lambda: count(f, r"checkpoint refused") >= 1,
+                      2 * DURATION)
+        f.stop()
+        after = ddb.get_item(TableName=table, ConsistentRead=True,
+                             Key={"leaseKey": {"S": shard}})["Item"]
+        ok(count(f, r"lease %s: lost: checkpoint refused" % shard) == 1,
+           "fenced: the worker's checkpoint was refused (one line)",
+           *f.tail(20))
+        ok(after.get("checkpoint") == before.get("checkpoint") and
+           after.get("leaseOwner", {}).get("S") == "thief",
+           "fenced: the lease's checkpoint did not move, the thief owns it",
+           "before %r" % before, "after %r" % after)
+        ok(count(f, r"lease %s: lost to thief" % shard) +
+           count(f, r"%s: worker stopped: its lease is another keeper's"
+                 % shard) >= 1, "fenced: the keeper knows the lease is "
+           "lost", *f.tail(20))
+        objs = [x for x in moto.fetch_objects(bucket)
+                if not kk.is_head_key(x["key"])]
+        diag("fenced: %d objects in S3 after the refused checkpoint (the "
+             "next owner adopts them)" % len(objs))
+
+
 def scenario():
     kk.become_subreaper()
     with kk.Moto() as moto:
@@ -425,6 +482,7 @@ def scenario():
         dead_host(moto, ddb)
         unreachable(moto, ddb)
         split(moto, ddb)
+        fenced(moto, ddb)
 
 
 if __name__ == "__main__":
