@@ -681,6 +681,7 @@ def run(moto, kl, ddb, hosts, poller, producer, shards, queue):
     time.sleep(3 * POLL)
     poller.stop()
 
+    save_table_log(poller)
     check_table(poller, hosts)
     check_overlap(hosts)
     objs = moto.fetch_objects(BUCKET)
@@ -693,6 +694,7 @@ def run(moto, kl, ddb, hosts, poller, producer, shards, queue):
     notes = kx.drain_notes(moto.sqs, queue)
     kx.check_final_notifications(notes, objs, STREAM, BUCKET)
     check_zombie(hb, b_shards)
+    check_checkpoints_archived(poller, objs)
     check_kcl_reader(ddb, objs, shards, parent, kids)
     cost(hosts, poller, figures)
     for name, v in figures.items():
@@ -873,6 +875,42 @@ def check_zombie(hb, b_shards):
          % len(refused))
     ok(not bad, "zombie: no checkpoint of a lost shard accepted after the "
        "thaw (DynamoDB calls through its proxy)", *bad[:8])
+
+
+def check_checkpoints_archived(poller, objs):
+    """Every checkpoint the poller ever saw is the last record of an object
+    of that shard in S3 (a checkpoint moves only after its object is
+    stored), or a KCL sentinel."""
+    ends = {(o.get("shard"), o["lines"][-1]["seq"]) for o in objs
+            if o["lines"]}
+    seen, bad = set(), []
+    for t, leases in poller.samples:
+        for s, l in leases.items():
+            cp = l["checkpoint"]
+            if (s, cp) in seen:
+                continue
+            seen.add((s, cp))
+            if isinstance(cp, str) and cp.isdigit() and (s, cp) not in ends:
+                bad.append("%s: checkpoint %s (seen at %.1f) is the end of "
+                           "no object" % (s, cp, t))
+    n = sum(1 for _, cp in seen if isinstance(cp, str) and cp.isdigit())
+    ok(n > NSHARDS and not bad, "table: each of the %d checkpoints seen is "
+       "the last record of an object in S3" % n, *bad[:8])
+
+
+def save_table_log(poller):
+    """$KK_E2E_LOGDIR/leases-table.log: one line per sample and lease
+    (time, shard, owner, leaseCounter, checkpoint), for inspection."""
+    d = os.environ.get("KK_E2E_LOGDIR")
+    if not d:
+        return
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "leases-table.log"), "w") as f:
+        for t, leases in poller.samples:
+            for s in sorted(leases):
+                l = leases[s]
+                f.write("%.3f %s %s %s %s\n" % (t, s, l["owner"] or "-",
+                                                l["counter"], l["checkpoint"]))
 
 
 def check_kcl_reader(ddb, objs, shards, parent, kids):
