@@ -11,7 +11,7 @@
 
 dir=$(dirname "$0")
 jobs=${KK_E2E_JOBS:-3}
-asan=${KK_E2E_ASAN-"test_archive test_formats test_reshard test_supervision test_chaos test_tls test_ops test_truth test_hostile test_leases_smoke"}
+asan=${KK_E2E_ASAN-"test_archive test_formats test_reshard test_supervision test_chaos test_tls test_ops test_truth test_hostile test_leases test_leases_smoke"}
 out=$(mktemp -d) || exit 1
 trap 'rm -rf "$out"' EXIT
 trap 'exit 130' INT TERM
