@@ -438,7 +438,7 @@ def run(moto, kl, ddb, hosts, poller, producer, shards, queue):
     ok(kk.wait_until(lambda: all(len(kx.grep(h.lines(), READING_RE.pattern))
                                  >= 2 for h in (ha, hb, hc)), 20, 0.3),
        "three keepers: each runs workers that read (within 20 s)")
-    time.sleep(DUR)
+    time.sleep(DUR / 2)
 
     # -- B frozen for three durations, then thawed: a zombie
     b_shards = poller.held(hb.wid)
