@@ -52,6 +52,7 @@ RATE = 80              # records per second, all shards
 POLL = 0.2             # table poller period (s)
 ARCHIVE_TIMEOUT = 60
 DEFAULT_DUR = 10.0     # the default leases.duration, for the cost figure
+STALL = 3 * DUR        # a checkpoint unmoved this long while owned: stalled
 
 # The lease helper's log lines (tests/e2e/LEASES-NOTES.md): "lease S: taken
 # (unowned, counter N)", "lease S: taken|stolen from W (counter N)",
@@ -558,16 +559,17 @@ def run(moto, kl, ddb, hosts, poller, producer, shards, queue):
     parent = shards[0]
     owner = next((h for h in hosts if h.wid == poller.owners().get(parent)),
                  None)
-    held = kx.worker_of(parent, [owner.k.proc.pid]) if owner else []
-    if not ok(len(held) == 1, "split: one worker reads the parent %s (%s)"
-              % (parent, held)):
-        return
+    held = kk.wait_until(lambda: kx.worker_of(parent, [owner.k.proc.pid])
+                         if owner else [], 10, 0.2) or []
+    ok(len(held) == 1, "split: one worker reads the parent %s (%s, of %s)"
+       % (parent, held, owner.wid if owner else None))
     sh = next(s for s in kx.list_shards(kl.kinesis, STREAM)
               if s["ShardId"] == parent)
     lo = int(sh["HashKeyRange"]["StartingHashKey"])
     hi = int(sh["HashKeyRange"]["EndingHashKey"])
     HELD_PIDS.extend(held)
-    kk.kill_pid(held[0], signal.SIGSTOP)
+    for pid in held:
+        kk.kill_pid(pid, signal.SIGSTOP)
     t_split = time.time()
     kl.kinesis.split_shard(StreamName=STREAM, ShardToSplit=parent,
                            NewStartingHashKey=str((lo + hi + 1) // 2))
@@ -575,7 +577,8 @@ def run(moto, kl, ddb, hosts, poller, producer, shards, queue):
     kids = sorted(s["ShardId"] for s in kx.list_shards(kl.kinesis, STREAM)
                   if s.get("ParentShardId") == parent)
     if not ok(len(kids) == 2, "split: %s has 2 children" % parent):
-        kk.kill_pid(held[0], signal.SIGCONT)
+        for pid in held:
+            kk.kill_pid(pid, signal.SIGCONT)
         return
     open_shards = (open_shards - {parent}) | set(kids)
     t_kl = kk.wait_until(lambda: all(k in poller.last()[1] for k in kids)
@@ -588,7 +591,9 @@ def run(moto, kl, ddb, hosts, poller, producer, shards, queue):
        poller.last()[1][parent]["checkpoint"] != "SHARD_END",
        "split: while the parent's worker is held, its children wait "
        "(%.0f s, two scans)" % (2 * DUR + 1), repr(early))
-    kk.kill_pid(held[0], signal.SIGCONT)
+    for pid in held:
+        kk.kill_pid(pid, signal.SIGCONT)
+    t_unhold = time.time()
     ok(kk.wait_until(lambda: all(poller.owners().get(k) for k in kids),
                      40, POLL),
        "split: both children taken once the parent ended (within 40 s)",
@@ -659,6 +664,7 @@ def run(moto, kl, ddb, hosts, poller, producer, shards, queue):
 
     # -- the end: everything archived, every keeper stops gracefully
     producer.stop()
+    t_prod = time.time()
     put = list(producer.put)
     diag("producer: %d records put, %d rejected, %d failed calls"
          % (len(put), producer.rejected, len(producer.errors)),
@@ -683,6 +689,7 @@ def run(moto, kl, ddb, hosts, poller, producer, shards, queue):
 
     save_table_log(poller)
     check_table(poller, hosts)
+    check_stalls(poller, hosts, t_prod, {parent: (t_split, t_unhold)})
     check_overlap(hosts)
     objs = moto.fetch_objects(BUCKET)
     kk.check_objects(objs, STREAM, PREFIX)
@@ -787,6 +794,38 @@ def check_table(poller, hosts):
            for s, l in ls.items() if seq_key(l["checkpoint"]) is None]
     ok(not bad, "table: every checkpoint is a sequence number or a KCL "
        "sentinel", *[repr(b) for b in bad[:8]])
+
+
+def check_stalls(poller, hosts, t_end, excused):
+    """Liveness: while records flow (until t_end), a shard owned by a
+    running keeper has its checkpoint move at least every STALL seconds
+    (it flushes every 2 s). excused: {shard: (t0, t1)} held on purpose."""
+    by_wid = {h.wid: h for h in hosts}
+    since, last, stalls = {}, {}, []
+    for t, leases in poller.samples:
+        if t > t_end:
+            break
+        for s, l in leases.items():
+            h = by_wid.get(l["owner"])
+            key = (l["owner"], l["checkpoint"])
+            run = h is not None and alive_at(h, t)
+            ex = excused.get(s)
+            if ex and ex[0] - STALL <= t <= ex[1] + STALL:
+                run = False
+            if not run or l["checkpoint"] == "SHARD_END" or \
+                    last.get(s) != key:
+                since[s] = t
+                last[s] = key if run else None
+                continue
+            if t - since[s] > STALL:
+                stalls.append("%s: owned by %s, checkpoint %s unmoved since "
+                              "%.1f s before %.1f" % (s, l["owner"],
+                                                      l["checkpoint"],
+                                                      t - since[s], t))
+                since[s] = t
+    ok(not stalls, "no shard stalled: owned by a running keeper, every "
+       "checkpoint moved at least every %.0f s while records flowed"
+       % STALL, *stalls[:8])
 
 
 def check_overlap(hosts):
