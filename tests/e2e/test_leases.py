@@ -8,20 +8,23 @@ keeper's DynamoDB calls through its own counting proxy.
 
 An 8-shard stream with a producer putting distinct payloads throughout.
 Three keepers (own config, state_dir and worker_id, 4 s leases) share it;
-one is frozen (SIGSTOP) for three lease durations and thawed (a zombie: it
-must notice, stop those workers and cause no duplicate); a fourth joins
-(rebalance to 2 shards each, counted); one host is SIGKILLed (its shards
-taken over within about two durations, measured); a shard is split (the
+one is frozen (SIGSTOP of every process) for three lease durations and
+thawed (a zombie: it must notice, stop those workers, move no checkpoint
+and cause no duplicate); a fourth joins (rebalance to 2 shards each, the
+moves counted); one host is SIGKILLed (its shards taken over within about
+two durations, measured); a shard is split while its worker is held (the
 children are taken only once the parent's checkpoint is SHARD_END); one
 keeper stops gracefully (time until its shards have other owners,
 measured). A poller scans the table every 200 ms (consistent reads): per
 shard the leaseCounter never decreases and grows on every owner change,
-the checkpoint never moves back. The keepers' own take/lose/release lines
-give per-shard ownership intervals that must not overlap (beyond the lost
-side's stop time). Every record exactly once (per shard and as a multiset
-of payloads), every object announced, and a KCL-style reader of the table
-sees, at the end, each shard's last archived sequence number as its
-checkpoint. The DynamoDB requests are counted by kind: the cost figures.
+the checkpoint never moves back and always ends an object in S3, and no
+shard owned by a running keeper stalls. The keepers' own take/lose/release
+lines give per-shard ownership intervals that must not overlap (beyond the
+lost side's stop time). Every record exactly once (per shard and as a
+multiset of payloads), no key written twice, every object announced, and
+a KCL-style reader of the table sees, at the end, each shard's last
+archived sequence number as its checkpoint. The DynamoDB requests are
+counted by kind: the cost figures. Findings: LEASES-BUGS.md.
 """
 
 import collections
