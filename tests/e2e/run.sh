@@ -17,7 +17,7 @@ trap 'rm -rf "$out"' EXIT
 trap 'exit 130' INT TERM
 
 # longest first, so the lanes finish together
-order="test_faults test_leases test_chaos test_truth test_verify test_supervision test_tls test_metrics test_creds test_formats test_reshard test_archive test_ops test_status_live test_startup"
+order="test_faults test_leases test_leases_smoke test_chaos test_truth test_verify test_supervision test_tls test_metrics test_creds test_formats test_reshard test_archive test_ops test_status_live test_startup"
 scripts=""
 for n in $order; do
 	[ -f "$dir/$n.py" ] && scripts="$scripts $n"
