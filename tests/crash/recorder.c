@@ -11,8 +11,12 @@
  *   KK_REC_FAIL   op:substring:nth:action, e.g. fsync:/checkpoints/:1:eio
  *                 (a trailing $ anchors the substring at the path's end;
  *                 action eio, enospc or short; nth counts matching calls)
+ *   KK_REC_MSG    an fd (3: a worker's channel to the supervisor) whose
+ *                 framed messages (common/msg.h) are logged by type, so a
+ *                 flush report has its place in the order of the changes
  * Log lines: "N op pid ..." for the N-th change, "- op pid ..." for what is
- * no change but names an fd (an open), "proc PID" for every process.
+ * no change but names an fd (an open), "- msg pid type" for a message,
+ * "proc PID" for every process.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -46,6 +50,7 @@ static long crash_at;
 static int crash_after;
 static char fail_op[32], fail_sub[256], fail_act[16];
 static long fail_nth;
+static int msg_fd = -1;
 static char *fdpath[MAXFD];
 static __thread int inside;	/* our own calls are not recorded */
 
@@ -208,6 +213,8 @@ recorder_init(void)
 		crash_at = strtol(s, NULL, 10);
 	s = getenv("KK_REC_WHEN");
 	crash_after = s != NULL && strcmp(s, "after") == 0;
+	if ((s = getenv("KK_REC_MSG")) != NULL)
+		msg_fd = (int)strtol(s, NULL, 10);
 	if ((s = getenv("KK_REC_FAIL")) != NULL)
 		sscanf(s, "%31[^:]:%255[^:]:%ld:%15s", fail_op, fail_sub,
 		    &fail_nth, fail_act);
@@ -523,6 +530,28 @@ writev(int fd, const struct iovec *iov, int cnt)
 	int i;
 
 	resolve_all();
+	/* a framed message starts with its whole header {type, len, gen,
+	 * pad} in the first piece (msg_send); the rest of one is not logged */
+	if (fd == msg_fd && msg_fd != -1 && !inside && cnt > 0 &&
+	    iov[0].iov_len == 4 * sizeof(uint32_t) && ready()) {
+		uint32_t type;
+		long num;
+		char line[64];
+		int n, saved;
+
+		inside = 1;
+		memcpy(&type, iov[0].iov_base, sizeof(type));
+		begin("msg", NULL, 0, &num);
+		n = snprintf(line, sizeof(line), "- msg %ld %u\n",
+		    (long)getpid(), (unsigned)type);
+		put(line, (size_t)n);
+		r = real_writev(fd, iov, cnt);
+		saved = errno;
+		end(num);
+		inside = 0;
+		errno = saved;
+		return r;
+	}
 	if (fd_watched(fd) == NULL || inside)
 		return real_writev(fd, iov, cnt);
 	/* one write per piece: a crash may fall between them anyway */
