@@ -1295,6 +1295,12 @@ read_loop(void)
 
 			consume_record(&recs.recs[i], sk, skip_sub);
 		}
+		/* where reading stands, for tests that stop a keeper only once
+		 * it holds every record (tests/crash) */
+		if (i > 0)
+			log_debug("read %zu records up to %s%s", i,
+			    recs.recs[i - 1].seq, w.reposition ?
+			    " (reading again after an adopted object)" : "");
 		/* the skip holds until a record came: an empty answer (Kinesis
 		 * gives them even with records ahead) must not drop it */
 		if (recs.n > 0)
