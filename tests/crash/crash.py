@@ -48,8 +48,10 @@ import powerloss  # noqa: E402
 ROOT = kk.ROOT
 SHIM = os.path.join(ROOT, "build", "tests", "librecorder.so")
 STREAM = "crashwl"
-PER_SHARD = 6           # records per shard, put before start
-BATCH = 3               # batches by count: two objects per shard
+PER_SHARD = 7           # records per shard, put before start
+BATCH = 3               # batches by count: two objects per shard, and the
+                        # last record's batch of one is flushed at SIGTERM
+FULL = PER_SHARD // BATCH * BATCH   # records per shard flushed by count
 CATCH_UP = 30           # seconds a keeper may take to archive everything
 
 OVERRIDES = {
@@ -99,7 +101,8 @@ class Run:
     """One keeper on one state_dir, bucket and topic, optionally under the
     recorder."""
 
-    def __init__(self, moto, tmp, bucket, topic, rec=None, name="keeper"):
+    def __init__(self, moto, tmp, bucket, topic, rec=None, name="keeper",
+                 more=None):
         self.moto = moto
         self.tmp = tmp
         self.bucket = bucket
@@ -107,8 +110,9 @@ class Run:
         if rec:
             env.update(rec)
             env["LD_PRELOAD"] = SHIM
-        self.keeper = kk.Keeper(moto, STREAM, bucket, overrides=OVERRIDES,
-                                tmp=tmp, topic_arn=topic, name=name, env=env)
+        self.keeper = kk.Keeper(moto, STREAM, bucket, overrides=dict(
+            OVERRIDES, **(more or {})), tmp=tmp, topic_arn=topic, name=name,
+            env=env)
 
     def start(self):
         self.keeper.start(args=("-d",))
@@ -229,8 +233,15 @@ class Suite:
         self.put = put
         self.want = {(sh, seq) for sh, seq, _, _ in put}
         self.last = {}
+        seqs = {}
         for sh, seq, _, _ in put:
             self.last[sh] = max(self.last.get(sh, 0), int(seq))
+            seqs.setdefault(sh, []).append(int(seq))
+        # the last record of each shard flushed by count: beyond it, only
+        # the final flush at SIGTERM archives
+        self.full_last = {sh: sorted(v)[FULL - 1] for sh, v in seqs.items()}
+        self.full_total = FULL * len(seqs)
+        self.stop_at = None
         self.work = tempfile.mkdtemp(prefix="kk-crash-")
         self.n = 0
         self.points = 0
@@ -275,35 +286,54 @@ class Suite:
         t0 = time.monotonic()
         run.start()
         cache = {}
-        done = kk.wait_until(lambda: kk.archived_records(
-            self.moto, bucket, cache) >= len(self.put), CATCH_UP, 0.1)
-        # quiet: no change for a second (notifications published, outbox
-        # entries removed, copies trimmed); status.json, advisory and
-        # rewritten on a timer, does not count
-        def durable_changes():
-            names = powerloss.describe(powerloss.read_log(log),
-                                       os.path.join(tmp, "state"))
-            return sum(1 for d in names.values() if "status.json" not in d)
-        last = -1
-        while time.monotonic() - t0 < CATCH_UP + 10:
-            n = durable_changes()
-            if n == last:
-                break
-            last = n
-            time.sleep(1.0)
+        done = self.until_quiet(run, log, bucket, cache, t0)
+        # the stop: the last record of each shard is flushed at SIGTERM
+        self.stop_at = max([0] + list(powerloss.describe(
+            powerloss.read_log(log), os.path.join(tmp, "state"))))
+        code = run.keeper.stop(20)
+        kill_all(run)
         elapsed = time.monotonic() - t0
         lines = powerloss.read_log(log)
-        run.keeper.stop(20)
-        kill_all(run)
         names = powerloss.describe(lines, os.path.join(tmp, "state"))
         changes = sorted(names.items())
-        kk.ok(done and changes, "crash: the workload archives %d records "
-              "under the recorder (%d changes under state_dir, %.1fs)"
-              % (len(self.put), len(changes), elapsed),
+        archived = kk.archived_records(self.moto, bucket, cache)
+        kk.ok(done and code == 0 and archived == len(self.put) and
+              len(changes) > self.stop_at,
+              "crash: the workload archives %d records under the recorder, "
+              "%d of them by the final flush at SIGTERM (%d changes under "
+              "state_dir, %d of them in the stop; %.1fs)"
+              % (len(self.put), len(self.put) - self.full_total,
+                 len(changes), len(changes) - self.stop_at, elapsed),
+              "archived %d, exit status %s" % (archived, code),
               *run.keeper.tail(30))
         self.count_log = lines
         self.count_time = elapsed
         return changes
+
+    def until_quiet(self, run, log, bucket, cache, t0):
+        """Wait until what batches by count archive is in S3 and state_dir
+        is quiet: no change for a second (notifications published, outbox
+        entries removed, copies trimmed); status.json, advisory and
+        rewritten on a timer, does not count. False if the keeper died (a
+        crash point reached) or it took too long."""
+        state = os.path.join(os.path.dirname(log), "state")
+
+        def durable_changes():
+            names = powerloss.describe(powerloss.read_log(log), state)
+            return sum(1 for d in names.values() if "status.json" not in d)
+        if not kk.wait_until(lambda: not run.keeper.running() or
+                             kk.archived_records(self.moto, bucket, cache)
+                             >= self.full_total, CATCH_UP, 0.1):
+            return False
+        last, since = -1, time.monotonic()
+        while run.keeper.running() and time.monotonic() - t0 < CATCH_UP + 10:
+            n = durable_changes()
+            if n != last:
+                last, since = n, time.monotonic()
+            elif time.monotonic() - since >= 1.0:
+                return True
+            time.sleep(0.1)
+        return False
 
     # -------------------------------------------------------- one point
 
@@ -317,7 +347,13 @@ class Suite:
         run = Run(self.moto, tmp, bucket, arn, rec={
             "KK_REC_DIR": state, "KK_REC_LOG": log,
             "KK_REC_CRASH": str(k), "KK_REC_WHEN": when})
+        t0 = time.monotonic()
         run.start()
+        # a point in the stop is reached after SIGTERM, sent once the run
+        # is as quiet as the counting run was when it sent its own (an
+        # earlier point kills the keeper before that)
+        if self.until_quiet(run, log, bucket, {}, t0):
+            kk.kill_pid(run.keeper.proc.pid, signal.SIGTERM)
         reached = wait_dead(run, CATCH_UP)
         kill_all(run)
         lines = powerloss.read_log(log)
@@ -376,22 +412,39 @@ class Suite:
 
     # -------------------------------------------------------- one state
 
-    def reading(self, run):
-        """Every worker reached its read loop: a state already caught up
-        must not be stopped before the keeper is even up."""
+    def reading(self, run, sdir):
+        """Every worker reached its read loop (a state already caught up
+        must not be stopped before the keeper is even up) and holds the
+        shard's last record, or has it archived: the stop's final flush
+        then has it (the worker's debug line "read N records up to SEQ")."""
         text = run.keeper.log()
-        return all("reading %s " % sh in text for sh in self.last)
+        for sh, last in self.last.items():
+            if "reading %s " % sh not in text:
+                return False
+            pos = checkpoint_pos(os.path.join(sdir, "checkpoints", sh))
+            if pos not in (None, "bad") and pos[0] >= last:
+                continue
+            got = re.findall(r"worker %s: read \d+ records up to (\d+)(.*)"
+                             % sh, text)
+            if not got or int(got[-1][0]) != last or got[-1][1].strip():
+                return False
+        return True
 
     def settled(self, sdir):
-        """Caught up, as state_dir tells: every shard's checkpoint at its
-        last record and no notification waiting in the outbox."""
-        for sh, last in self.last.items():
+        """Caught up, as state_dir tells: every shard's checkpoint at or
+        past its last record flushed by count and no notification waiting
+        in the outbox that the checkpoint covers (an entry of the batch
+        the stop flushes may wait uncovered: the restart's stop covers
+        it)."""
+        for sh, last in self.full_last.items():
             pos = checkpoint_pos(os.path.join(sdir, "checkpoints", sh))
-            if pos is None or pos == "bad" or pos[0] != last:
+            if pos is None or pos == "bad" or pos[0] < last:
                 return False
             d = os.path.join(sdir, "outbox", sh)
-            if os.path.isdir(d) and any(n.endswith(".json")
-                                        for n in os.listdir(d)):
+            if os.path.isdir(d) and any(
+                    n.endswith(".json") and
+                    int(re.split(r"[-.]", n)[0] or 0) <= pos[0]
+                    for n in os.listdir(d)):
                 return False
         return True
 
@@ -424,9 +477,9 @@ class Suite:
         run.start()
         cache = {}
         caught = kk.wait_until(lambda: not run.keeper.running() or (
-            self.settled(sdir) and self.reading(run) and
+            self.settled(sdir) and self.reading(run, sdir) and
             kk.archived_records(self.moto, bucket, cache) >=
-            len(self.put)), CATCH_UP, 0.1)
+            self.full_total), CATCH_UP, 0.1)
         caught = caught and run.keeper.running()
         code = run.keeper.stop(20)
         kill_all(run)
@@ -521,30 +574,97 @@ class Suite:
                 probs[:12] + (run.keeper.tail(25) if probs else []))
 
 
-def choose(changes, lines, n, rng):
-    """Crash points: every change touching the outbox or a checkpoint (the
-    worker's flush and the supervisor's drain) first, the rest after,
-    sampled evenly; alternating before and after."""
+def covered_entries(sdir, sh):
+    """{outbox entry name: its message} the shard's checkpoint covers."""
+    pos = checkpoint_pos(os.path.join(sdir, "checkpoints", sh))
+    d = os.path.join(sdir, "outbox", sh)
+    out = {}
+    if pos in (None, "bad") or not os.path.isdir(d):
+        return out
+    for n in os.listdir(d):
+        if n.endswith(".json") and int(re.split(r"[-.]", n)[0]) <= pos[0]:
+            try:
+                with open(os.path.join(d, n)) as f:
+                    out[n] = json.loads(json.load(f)["message"])
+            except (OSError, ValueError, KeyError):
+                out[n] = None
+    return out
+
+
+def outage(suite):
+    """The outbox is announced at start, even when no worker can run: the
+    keeper crashes right after a checkpoint's rename (its outbox entry
+    committed, not yet published) and comes back with Kinesis unreachable
+    (no topology, no worker, so no flush and no worker exit drains the
+    shard's outbox): only the supervisor's read of the outbox at start
+    announces it."""
+    sh = sorted(suite.last)[0]
+    bucket, arn, url, tmp = suite.fresh("outage")
+    state = os.path.join(tmp, "state")
+    log = os.path.join(tmp, "rec.log")
+    run = Run(suite.moto, tmp, bucket, arn, rec={
+        "KK_REC_DIR": state, "KK_REC_LOG": log,
+        "KK_REC_CRASH": "rename:/checkpoints/%s$:1" % sh,
+        "KK_REC_WHEN": "after"})
+    run.start()
+    reached = wait_dead(run, CATCH_UP)
+    kill_all(run)
+    drain(suite.moto, url)      # published before the crash: not counted
+    want = covered_entries(state, sh)
+    probs = []
+    if not reached or not want:
+        probs.append("no committed outbox entry after the crash (crash "
+                     "reached: %s)" % reached)
+    t0 = time.monotonic()
+    run = Run(suite.moto, tmp, bucket, arn, name="outage", more={
+        "endpoints.kinesis": "http://127.0.0.1:%d" % kk.free_port()})
+    run.start()
+    kk.wait_until(lambda: not run.keeper.running() or
+                  not covered_entries(state, sh), 15, 0.1)
+    code = run.keeper.stop(20)
+    kill_all(run)
+    told = {a[0] for a in announced(drain(suite.moto, url))}
+    for n, m in sorted(want.items()):
+        if not m or m.get("key") not in told:
+            probs.append("outbox entry %s/%s never announced" % (sh, n))
+    if covered_entries(state, sh):
+        probs.append("still in the outbox: %s" % sorted(
+            covered_entries(state, sh)))
+    if code != 0:
+        probs.append("exit status %s after SIGTERM" % code)
+    ok = kk.ok(not probs, "crash after the checkpoint's rename, restarted "
+               "with Kinesis unreachable: the outbox is announced at start "
+               "(%d entries, %.1fs)" % (len(want), time.monotonic() - t0),
+               *(probs + (run.keeper.tail(25) if probs else [])))
+    if not ok:
+        suite.violations += 1
+
+
+def choose(changes, stop_at, n, rng):
+    """Crash points: a quarter in the stop (the final flush at SIGTERM),
+    then every change touching the outbox or a checkpoint (the worker's
+    flush and the supervisor's drain) first, the rest after, each sampled
+    evenly; alternating before and after."""
     def kind(desc):
         if "/outbox/" in desc:
             return 0
         if "/checkpoints/" in desc:
             return 1
         return 2
-    ranked = sorted(changes, key=lambda c: (kind(c[1]), c[0]))
+
+    def sample(pool, m):
+        if len(pool) <= m:
+            return list(pool)
+        step = len(pool) / m
+        return [pool[int(i * step)] for i in range(m)]
+    run = [c for c in changes if c[0] <= stop_at]
+    stop = [c for c in changes if c[0] > stop_at]
+    ranked = sorted(run, key=lambda c: (kind(c[1]), c[0]))
     key = [c for c in ranked if kind(c[1]) < 2]
     rest = [c for c in ranked if kind(c[1]) == 2]
-    picked = []
-    want_key = max(1, n * 3 // 4)
-    if len(key) <= want_key:
-        picked += key
-    else:
-        step = len(key) / want_key
-        picked += [key[int(i * step)] for i in range(want_key)]
-    left = n - len(picked)
-    if rest and left > 0:
-        step = max(1.0, len(rest) / left)
-        picked += [rest[int(i * step)] for i in range(min(left, len(rest)))]
+    picked = sample(stop, max(1, n // 4))
+    picked += sample(key, max(1, (n - len(picked)) * 3 // 4))
+    picked += sample(rest, n - len(picked))
     out = []
     for i, (num, desc) in enumerate(sorted(picked)):
         out.append((num, "after" if (i + rng.randint(0, 1)) % 2 else "before"))
@@ -593,7 +713,7 @@ def scenario(totals):
                     pts = [(c, w) for c, _ in changes
                            for w in ("before", "after")]
                 elif npoints > 0:
-                    pts = choose(changes, suite.count_log, npoints, rng)
+                    pts = choose(changes, suite.stop_at, npoints, rng)
                 else:
                     pts = []
                 jobs = []
@@ -612,6 +732,8 @@ def scenario(totals):
                             for g in futs:
                                 g.cancel()
                             break
+                if not (failfast and suite.violations):
+                    outage(suite)
                 if os.environ.get("KK_CRASH_INJECT", "1") != "0" and \
                         not (failfast and suite.violations):
                     import inject

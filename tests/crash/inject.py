@@ -146,8 +146,8 @@ def one(suite, name, spec, why, what):
     run.start()
     cache = {}
     caught = kk.wait_until(lambda: not run.keeper.running() or (
-        suite.settled(state) and suite.reading(run) and kk.archived_records(
-            moto, bucket, cache) >= len(suite.put)), crash.CATCH_UP, 0.1)
+        suite.settled(state) and suite.reading(run, state) and kk.archived_records(
+            moto, bucket, cache) >= suite.full_total), crash.CATCH_UP, 0.1)
     caught = caught and run.keeper.running()
     code = run.keeper.stop(20)
     crash.kill_all(run)

@@ -278,6 +278,8 @@ def describe(lines, root):
     fds, out = {}, {}
 
     def rel(p):
+        if p + "/" == root:
+            return "."
         return p[len(root):] if p.startswith(root) else p
     for line in lines:
         f = line.rstrip("\n").split(" ")

@@ -7,7 +7,9 @@
  * Environment (all optional but KK_REC_DIR, KK_REC_LOG):
  *   KK_REC_DIR    the watched directory (absolute; state_dir)
  *   KK_REC_LOG    the log; KK_REC_LOG.ctl holds the counters and the lock
- *   KK_REC_CRASH  number of the change to crash at; KK_REC_WHEN before|after
+ *   KK_REC_CRASH  number of the change to crash at, or op:substring:nth (the
+ *                 nth change by op on a path matching, as KK_REC_FAIL);
+ *                 KK_REC_WHEN before|after
  *   KK_REC_FAIL   op:substring:nth:action, e.g. fsync:/checkpoints/:1:eio
  *                 (a trailing $ anchors the substring at the path's end;
  *                 action eio, enospc or short; nth counts matching calls)
@@ -40,7 +42,7 @@
 
 #define MAXFD	4096
 
-enum { CTL_COUNT, CTL_CRASHED, CTL_FAILSEEN, CTL_N };
+enum { CTL_COUNT, CTL_CRASHED, CTL_FAILSEEN, CTL_CRASHSEEN, CTL_N };
 
 static const char *dir;
 static size_t dirlen;
@@ -50,6 +52,8 @@ static long crash_at;
 static int crash_after;
 static char fail_op[32], fail_sub[256], fail_act[16];
 static long fail_nth;
+static char crash_op[32], crash_sub[256];
+static long crash_nth;
 static int msg_fd = -1;
 static char *fdpath[MAXFD];
 static __thread int inside;	/* our own calls are not recorded */
@@ -209,7 +213,10 @@ recorder_init(void)
 	dirlen = strlen(dir);
 	while (dirlen > 1 && dir[dirlen - 1] == '/')
 		dirlen--;
-	if ((s = getenv("KK_REC_CRASH")) != NULL)
+	if ((s = getenv("KK_REC_CRASH")) != NULL && strchr(s, ':') != NULL)
+		sscanf(s, "%31[^:]:%255[^:]:%ld", crash_op, crash_sub,
+		    &crash_nth);
+	else if (s != NULL)
 		crash_at = strtol(s, NULL, 10);
 	s = getenv("KK_REC_WHEN");
 	crash_after = s != NULL && strcmp(s, "after") == 0;
@@ -287,16 +294,17 @@ hexput(const void *data, size_t len)
 		put(chunk, o);
 }
 
-/* KK_REC_FAIL's substring; a trailing '$' anchors it at the end */
+/* KK_REC_FAIL's (or KK_REC_CRASH's) substring; a trailing '$' anchors
+ * it at the end */
 static int
-fail_match(const char *path)
+path_match(const char *path, const char *sub)
 {
-	size_t n = strlen(fail_sub), l = strlen(path);
+	size_t n = strlen(sub), l = strlen(path);
 
-	if (n > 0 && fail_sub[n - 1] == '$')
-		return l >= n - 1 && strncmp(path + l - (n - 1), fail_sub,
+	if (n > 0 && sub[n - 1] == '$')
+		return l >= n - 1 && strncmp(path + l - (n - 1), sub,
 		    n - 1) == 0;
-	return strstr(path, fail_sub) != NULL;
+	return strstr(path, sub) != NULL;
 }
 
 /*
@@ -314,7 +322,7 @@ begin(const char *op, const char *path, int change, long *num)
 		kill_all();
 	*num = 0;
 	if (fail_op[0] != '\0' && strcmp(op, fail_op) == 0 && path != NULL &&
-	    fail_match(path)) {
+	    path_match(path, fail_sub)) {
 		long seen = ctl_get(CTL_FAILSEEN) + 1;
 
 		ctl_set(CTL_FAILSEEN, seen);
@@ -330,6 +338,14 @@ begin(const char *op, const char *path, int change, long *num)
 	if (change && act == 0) {
 		*num = ctl_get(CTL_COUNT) + 1;
 		ctl_set(CTL_COUNT, *num);
+		if (crash_op[0] != '\0' && strcmp(op, crash_op) == 0 &&
+		    path != NULL && path_match(path, crash_sub)) {
+			long seen = ctl_get(CTL_CRASHSEEN) + 1;
+
+			ctl_set(CTL_CRASHSEEN, seen);
+			if (seen == crash_nth)
+				crash_at = *num;	/* this process's */
+		}
 		if (*num == crash_at && !crash_after) {
 			char line[PATH_MAX + 64];
 			int n = snprintf(line, sizeof(line),
