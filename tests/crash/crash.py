@@ -15,7 +15,7 @@ Environment:
   KK_CRASH_STATES=N     random states per point besides worst and kill -9
                         (default 2)
   KK_CRASH_SEED=S       seed of the sampling and the random states
-  KK_CRASH_ONLY=K:W     one point (K: change number, W: before|after), to
+  KK_CRASH_ONLY=K:W     one point (K: change number, W: before|after|net), to
                         replay a failing case; KK_CRASH_STATE=worst|all|
                         random:SEED then picks one state
   KK_CRASH_INJECT=0     skip the injected errors
@@ -59,6 +59,10 @@ OVERRIDES = {
     "batch.max_age": "1h",
     "read.interval": "200ms",
     "local.keep": 1,
+    # the batches by count (about 115 bytes) go up in a multipart upload
+    # (its id recorded under uploads/ while the parts go), the final
+    # flush's batch of one (about 75) in one PUT
+    "s3.multipart_threshold": 100,
     "workers.restart_min": "200ms",
     "workers.restart_max": "1s",
     "workers.shutdown_timeout": "10s",
@@ -210,6 +214,42 @@ def kill_all(run):
             pass
     kk.wait_until(lambda: not run.keeper.workers(), 5, 0.05)
     kk.reap_orphans()
+
+
+def recorded_uploads(lines):
+    """Ids of the multipart uploads whose record (uploads/SHARD, written
+    before the first part) was complete before the crash: renamed into
+    place and its directory fsynced, or the process went on to the network
+    after it (a crash at the next network call, KK_REC_WHEN=net)."""
+    fds, data, pending, out = {}, {}, {}, set()
+    for ln in lines:
+        f = ln.rstrip("\n").split(" ")
+        if f[0] == "crash" and len(f) > 3 and f[2] == "net":
+            if f[3] in pending:
+                out.add(pending.pop(f[3]))
+            continue
+        if len(f) < 4 or f[0] == "proc":
+            continue
+        op, pid = f[1], f[2]
+        if op == "open":
+            fds[(pid, f[3])] = f[4]
+            if "/uploads/" in f[4]:
+                data[f[4]] = b""
+        elif op == "write" and "/uploads/" in fds.get((pid, f[3]), ""):
+            p = fds[(pid, f[3])]
+            data[p] = data.get(p, b"") + bytes.fromhex(f[6])
+        elif op == "rename" and "/uploads/" in f[4]:
+            pending[pid] = data.get(f[3], b"").split(b"\n")[0].decode()
+        elif op == "fsync" and len(f) > 4 and f[4] == "0" and \
+                fds.get((pid, f[3]), "").endswith("/uploads") and \
+                pid in pending:
+            out.add(pending.pop(pid))
+    return out
+
+
+def uploads_in_progress(moto, bucket):
+    r = moto.s3.list_multipart_uploads(Bucket=bucket)
+    return {u["UploadId"]: u["Key"] for u in r.get("Uploads", [])}
 
 
 def checkpoint_pos(path):
@@ -369,8 +409,11 @@ class Suite:
             f = marker[0].rstrip("\n").split(" ")
             desc = "before %s %s" % (f[3], f[4][len(state) + 1:]
                                      if len(f) > 4 else "")
+        elif when == "net":
+            desc = "after %s, at its next network call" % desc
         else:
             desc = "after " + desc
+        uploads = recorded_uploads(lines)
         replay = powerloss.Replay(state, snap)
         try:
             for ln in lines:
@@ -407,7 +450,8 @@ class Suite:
                 s3_restore(self.moto, bucket, saved)
             first = False
             results.append(self.case(k, when, desc, mode, seed, out, bucket,
-                                     arn, url, saved, before, heads, lost))
+                                     arn, url, saved, before, heads, lost,
+                                     uploads))
         return results
 
     # -------------------------------------------------------- one state
@@ -449,7 +493,7 @@ class Suite:
         return True
 
     def case(self, k, when, desc, mode, seed, sdir, bucket, arn, url, saved,
-             before, heads, lost):
+             before, heads, lost, uploads=()):
         label = "crash %d %s %s%s" % (k, when, mode, ":%s" % seed
                                       if mode == "random" else "")
         probs = []
@@ -486,6 +530,13 @@ class Suite:
         took = time.monotonic() - t0
         after = announced(drain(self.moto, url))
         text = run.keeper.log()
+        # a multipart upload recorded before the crash is aborted by the
+        # restart, never left to bill its parts
+        for uid, key in sorted(uploads_in_progress(self.moto,
+                                                   bucket).items()):
+            if uid in uploads:
+                probs.append("multipart upload of %s recorded in uploads/ "
+                             "before the crash, still in progress" % key)
         if not caught:
             probs.append("did not catch up within %ds" % CATCH_UP)
         if code != 0:
@@ -567,7 +618,8 @@ class Suite:
         shutil.rmtree(conf_tmp, ignore_errors=True)
         return (not probs, "%s: %s; back on its own (%.1fs): %d records "
                 "once, every object announced with its final sha256, none "
-                "announced changed, no promise ahead of the disk" % (
+                "announced changed, no promise ahead of the disk, no "
+                "recorded upload left" % (
                     label, desc, took, len(self.want)),
                 ["replay: %s" % replay,
                  "state lost: %s" % ("; ".join(lost) or "nothing")] +
@@ -662,13 +714,17 @@ def choose(changes, stop_at, n, rng):
     ranked = sorted(run, key=lambda c: (kind(c[1]), c[0]))
     key = [c for c in ranked if kind(c[1]) < 2]
     rest = [c for c in ranked if kind(c[1]) == 2]
+    # a multipart upload's record, crashed at the first network call after
+    # it: its parts are on their way
+    net = [c for c in run if "uploads/" in c[1] and
+           c[1].startswith("create ")]
     picked = sample(stop, max(1, n // 4))
     picked += sample(key, max(1, (n - len(picked)) * 3 // 4))
-    picked += sample(rest, n - len(picked))
+    picked += sample(rest, n - len(picked) - min(2, len(net)))
     out = []
     for i, (num, desc) in enumerate(sorted(picked)):
         out.append((num, "after" if (i + rng.randint(0, 1)) % 2 else "before"))
-    return out
+    return sorted(out + [(num, "net") for num, _ in sample(net, 2)])
 
 
 def main():
@@ -710,8 +766,9 @@ def scenario(totals):
             else:
                 changes = suite.count()
                 if every:
-                    pts = [(c, w) for c, _ in changes
-                           for w in ("before", "after")]
+                    pts = [(c, w) for c, d in changes
+                           for w in ("before", "after", "net")
+                           if w != "net" or "uploads/" in d]
                 elif npoints > 0:
                     pts = choose(changes, suite.stop_at, npoints, rng)
                 else:

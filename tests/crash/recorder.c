@@ -9,7 +9,9 @@
  *   KK_REC_LOG    the log; KK_REC_LOG.ctl holds the counters and the lock
  *   KK_REC_CRASH  number of the change to crash at, or op:substring:nth (the
  *                 nth change by op on a path matching, as KK_REC_FAIL);
- *                 KK_REC_WHEN before|after
+ *                 KK_REC_WHEN before|after|net (net: after it, at the next
+ *                 network send of the process that made it, so what was
+ *                 written before a network call is crashed in its window)
  *   KK_REC_FAIL   op:substring:nth:action, e.g. fsync:/checkpoints/:1:eio
  *                 (a trailing $ anchors the substring at the path's end;
  *                 action eio, enospc or short; nth counts matching calls)
@@ -24,6 +26,7 @@
 #define _GNU_SOURCE
 #endif
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -49,7 +52,7 @@ static size_t dirlen;
 static int logfd = -1, ctlfd = -1;
 static pid_t owner;		/* the process that opened logfd/ctlfd */
 static long crash_at;
-static int crash_after;
+static int crash_after, crash_net, net_armed;
 static char fail_op[32], fail_sub[256], fail_act[16];
 static long fail_nth;
 static char crash_op[32], crash_sub[256];
@@ -78,6 +81,10 @@ static int (*real_mkdir)(const char *, mode_t);
 static int (*real_mkdirat)(int, const char *, mode_t);
 static int (*real_rmdir)(const char *);
 static int (*real_close)(int);
+static ssize_t (*real_send)(int, const void *, size_t, int);
+static ssize_t (*real_sendto)(int, const void *, size_t, int,
+    const struct sockaddr *, socklen_t);
+static ssize_t (*real_sendmsg)(int, const struct msghdr *, int);
 
 #define RESOLVE(f)	do { if (real_##f == NULL) \
 	real_##f = dlsym(RTLD_NEXT, #f); } while (0)
@@ -90,7 +97,7 @@ resolve_all(void)
 	RESOLVE(ftruncate); RESOLVE(rename); RESOLVE(renameat);
 	RESOLVE(renameat2); RESOLVE(link); RESOLVE(linkat); RESOLVE(unlink);
 	RESOLVE(unlinkat); RESOLVE(mkdir); RESOLVE(mkdirat); RESOLVE(rmdir);
-	RESOLVE(close);
+	RESOLVE(close); RESOLVE(send); RESOLVE(sendto); RESOLVE(sendmsg);
 }
 
 static void
@@ -220,6 +227,7 @@ recorder_init(void)
 		crash_at = strtol(s, NULL, 10);
 	s = getenv("KK_REC_WHEN");
 	crash_after = s != NULL && strcmp(s, "after") == 0;
+	crash_net = s != NULL && strcmp(s, "net") == 0;
 	if ((s = getenv("KK_REC_MSG")) != NULL)
 		msg_fd = (int)strtol(s, NULL, 10);
 	if ((s = getenv("KK_REC_FAIL")) != NULL)
@@ -346,7 +354,7 @@ begin(const char *op, const char *path, int change, long *num)
 			if (seen == crash_nth)
 				crash_at = *num;	/* this process's */
 		}
-		if (*num == crash_at && !crash_after) {
+		if (*num == crash_at && !crash_after && !crash_net) {
 			char line[PATH_MAX + 64];
 			int n = snprintf(line, sizeof(line),
 			    "crash %ld before %s %s\n", *num, op,
@@ -369,6 +377,8 @@ begin(const char *op, const char *path, int change, long *num)
 static void
 end(long num)
 {
+	if (num != 0 && num == crash_at && crash_net)
+		net_armed = 1;
 	if (num != 0 && num == crash_at && crash_after) {
 		char line[64];
 		int n = snprintf(line, sizeof(line), "crash %ld after\n", num);
@@ -817,4 +827,46 @@ mkdirat(int dirfd, const char *path, mode_t mode)
 {
 	resolve_all();
 	return do_one("mkdir", dirfd, path, 0, mode);
+}
+
+/* KK_REC_WHEN=net: the process that made the crash change dies at its next
+ * network send, everything it wrote to disk before that call done */
+static void
+net_check(void)
+{
+	char line[64];
+	int n;
+
+	if (!net_armed || inside || !ready())
+		return;
+	lock();
+	n = snprintf(line, sizeof(line), "crash %ld net %ld\n", crash_at,
+	    (long)getpid());
+	put(line, (size_t)n);
+	kill_all();
+}
+
+ssize_t
+send(int fd, const void *buf, size_t len, int flags)
+{
+	resolve_all();
+	net_check();
+	return real_send(fd, buf, len, flags);
+}
+
+ssize_t
+sendto(int fd, const void *buf, size_t len, int flags,
+    const struct sockaddr *to, socklen_t tolen)
+{
+	resolve_all();
+	net_check();
+	return real_sendto(fd, buf, len, flags, to, tolen);
+}
+
+ssize_t
+sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	resolve_all();
+	net_check();
+	return real_sendmsg(fd, m, flags);
 }
