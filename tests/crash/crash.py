@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """
 crash.py: make check-crash. Power loss at every step: a fixed workload on
-moto runs once under the crash recorder to count its changes under
-state_dir; then for each crash point the keeper runs again and is killed at
-that change, every power-loss state is built from the log (powerloss.py),
-the keeper is started on it with S3 as it was at the crash, catches up,
-stops, and the archive is checked. Then the recorder's injected errors
-(EIO from fsync, ENOSPC, a short write) check that failed durability is
-never taken for success.
+moto (two shards of seven records, batches of three by count going up in
+multipart uploads, the seventh record by the final flush at SIGTERM, in one
+PUT) runs once under the crash recorder to count its changes under
+state_dir, the graceful stop included; then for each crash point the keeper
+runs again and is killed at that change (before it, after it, or at the
+next network call after it), every power-loss state is built from the log
+(powerloss.py), the keeper is started on it with S3 as it was at the crash,
+catches up, stops, and the archive is checked. Then one crash is restarted
+with Kinesis unreachable (the outbox is announced at start all the same),
+and the recorder's injected errors (EIO from fsync, ENOSPC, a short write)
+check that failed durability is never taken for success.
 
 Environment:
   KK_CRASH_ALL=1        every crash point (before and after each change)
