@@ -382,9 +382,11 @@ class Suite:
     # -------------------------------------------------------- one point
 
     def point(self, k, when, modes):
-        """Crash at change k (before/after), then every state of modes:
+        """Crash at change k (before/after/net; k a number or the
+        recorder's op:path:nth), then every state of modes:
         [("worst"|"all"|"random", seed)]."""
-        bucket, arn, url, tmp = self.fresh("p%d%s" % (k, when[0]))
+        bucket, arn, url, tmp = self.fresh("p%s%s" % (
+            re.sub(r"[^a-z0-9]", "", str(k))[-12:], when[0]))
         state = os.path.join(tmp, "state")
         snap = powerloss.snapshot(state)
         log = os.path.join(tmp, "rec.log")
@@ -403,12 +405,13 @@ class Suite:
         lines = powerloss.read_log(log)
         marker = [ln for ln in lines if ln.startswith("crash ")]
         if not reached or not marker:
-            return [(None, "crash point %d %s not reached in this run (%d "
+            return [(None, "crash point %s %s not reached in this run (%d "
                      "changes): skipped" % (k, when, sum(
                          1 for ln in lines if ln.split(" ")[0].isdigit())),
                      [])]
         results = []
-        desc = powerloss.describe(lines, state).get(k, "")
+        desc = powerloss.describe(lines, state).get(
+            int(marker[0].split(" ")[1]), "")
         if when == "before":
             f = marker[0].rstrip("\n").split(" ")
             desc = "before %s %s" % (f[3], f[4][len(state) + 1:]
@@ -423,7 +426,7 @@ class Suite:
             for ln in lines:
                 replay.feed(ln)
         except Exception as e:  # a log the model cannot follow is a bug
-            return [(False, "crash %d %s: the log replays" % (k, when),
+            return [(False, "crash %s %s: the log replays" % (k, when),
                      [repr(e)])]
         saved = s3_state(self.moto, bucket)
         before = announced(drain(self.moto, url))
@@ -446,7 +449,7 @@ class Suite:
                 got = powerloss.snapshot(out)
                 if got != real:
                     results.append((
-                        False, "crash %d %s: the log replayed rebuilds the "
+                        False, "crash %s %s: the log replayed rebuilds the "
                         "directory the crash left" % (k, when),
                         ["only in the replay: %s" % sorted(
                             set(got) ^ set(real))[:5]]))
@@ -498,7 +501,7 @@ class Suite:
 
     def case(self, k, when, desc, mode, seed, sdir, bucket, arn, url, saved,
              before, heads, lost, uploads=()):
-        label = "crash %d %s %s%s" % (k, when, mode, ":%s" % seed
+        label = "crash %s %s %s%s" % (k, when, mode, ":%s" % seed
                                       if mode == "random" else "")
         probs = []
         # a promise made before the crash (a notification published, a head
@@ -536,6 +539,9 @@ class Suite:
         text = run.keeper.log()
         # a multipart upload recorded before the crash is aborted by the
         # restart, never left to bill its parts
+        if when == "net" and not uploads:
+            probs.append("no multipart upload recorded before a crash at "
+                         "the network call after its record")
         for uid, key in sorted(uploads_in_progress(self.moto,
                                                    bucket).items()):
             if uid in uploads:
@@ -617,7 +623,7 @@ class Suite:
                     hashlib.sha256(o["body"]).hexdigest() not in have:
                 probs.append("%s: no local copy of its newest object %s"
                              % (sh, o["key"]))
-        replay = "KK_CRASH_ONLY=%d:%s KK_CRASH_STATE=%s" % (
+        replay = "KK_CRASH_ONLY=%s:%s KK_CRASH_STATE=%s" % (
             k, when, mode if mode != "random" else "random:%s" % seed)
         shutil.rmtree(conf_tmp, ignore_errors=True)
         return (not probs, "%s: %s; back on its own (%.1fs): %d records "
@@ -696,6 +702,12 @@ def outage(suite):
         suite.violations += 1
 
 
+# the creation of a multipart upload's record (uploads/SHARD.tmp): the 1st
+# and the 3rd of the run by default, all four with KK_CRASH_ALL
+NET_POINTS = ["open:/uploads/:1", "open:/uploads/:3", "open:/uploads/:2",
+              "open:/uploads/:4"]
+
+
 def choose(changes, stop_at, n, rng):
     """Crash points: a quarter in the stop (the final flush at SIGTERM),
     then every change touching the outbox or a checkpoint (the worker's
@@ -719,16 +731,17 @@ def choose(changes, stop_at, n, rng):
     key = [c for c in ranked if kind(c[1]) < 2]
     rest = [c for c in ranked if kind(c[1]) == 2]
     # a multipart upload's record, crashed at the first network call after
-    # it: its parts are on their way
-    net = [c for c in run if "uploads/" in c[1] and
-           c[1].startswith("create ")]
+    # it (its parts on their way): the first and the third record, named
+    # by the recorder's op:path:nth, as two workers' changes interleave
+    # differently from run to run
+    net = NET_POINTS[:2]
     picked = sample(stop, max(1, n // 4))
     picked += sample(key, max(1, (n - len(picked)) * 3 // 4))
-    picked += sample(rest, n - len(picked) - min(2, len(net)))
+    picked += sample(rest, n - len(picked) - len(net))
     out = []
     for i, (num, desc) in enumerate(sorted(picked)):
         out.append((num, "after" if (i + rng.randint(0, 1)) % 2 else "before"))
-    return sorted(out + [(num, "net") for num, _ in sample(net, 2)])
+    return sorted(out) + [(k, "net") for k in net]
 
 
 def main():
@@ -757,7 +770,8 @@ def scenario(totals):
         totals.append(suite)
         try:
             if only:
-                k, when = only.split(":")
+                k, _, when = only.rpartition(":")
+                k = int(k) if k.isdigit() else k
                 st = os.environ.get("KK_CRASH_STATE")
                 if st:
                     m, _, s = st.partition(":")
@@ -766,13 +780,13 @@ def scenario(totals):
                     modes = [("worst", 0), ("all", 0)] + [
                         ("random", rng.randrange(10 ** 6))
                         for _ in range(nrand)]
-                suite.report(suite.point(int(k), when, modes))
+                suite.report(suite.point(k, when, modes))
             else:
                 changes = suite.count()
                 if every:
-                    pts = [(c, w) for c, d in changes
-                           for w in ("before", "after", "net")
-                           if w != "net" or "uploads/" in d]
+                    pts = [(c, w) for c, _ in changes
+                           for w in ("before", "after")] + [
+                               (k, "net") for k in NET_POINTS]
                 elif npoints > 0:
                     pts = choose(changes, suite.stop_at, npoints, rng)
                 else:
