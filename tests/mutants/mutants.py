@@ -105,26 +105,24 @@ MUTANTS = {
           "\taws_result_init(&res);\n"
           "\twhile (s3_put_object(&w.aws, &w.cfg, &put, &res) == -1) {\n")]),
     "outbox-after-checkpoint": (
-        "crash", "the outbox entry written after the checkpoint",
+        "crash", "the outbox entries of a flush written after its "
+        "checkpoint",
         [("worker/worker.c",
-          "\tif (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)\n"
-          "\t\tfatalx(\"checkpoint for %s not stored: flush of s3://%s/%s "
-          "not \"\n\t\t    \"reported, exiting\", w.shard, "
-          "w.cfg.s3_bucket, key);\n",
-          "\tif (ckpt_write(w.cfg.state_dir, w.shard, &ck) == -1)\n"
-          "\t\tfatalx(\"checkpoint for %s not stored: flush of s3://%s/%s "
-          "not \"\n\t\t    \"reported, exiting\", w.shard, "
-          "w.cfg.s3_bucket, key);\n"
-          "\tmsg = notification(key, o, stored);\n"
-          "\tif (w.cfg.sns_topic_arn != NULL &&\n"
-          "\t    outbox_put(w.cfg.state_dir, w.shard, &first, &last, msg,\n"
-          "\t    fm.outbox, sizeof(fm.outbox)) == -1)\n"
-          "\t\texit(1);\n\tfree(msg);\n"),
+          "\t\tif (w.cfg.sns_topic_arn != NULL &&\n"
+          "\t\t    outbox_put(w.cfg.state_dir, w.shard, &o[i].first,\n",
+          "\t\tif (0 && w.cfg.sns_topic_arn != NULL &&\n"
+          "\t\t    outbox_put(w.cfg.state_dir, w.shard, &o[i].first,\n"),
          ("worker/worker.c",
-          "\tmsg = notification(key, o, stored);\n\tmemset(&fm, 0, "
-          "sizeof(fm));\n\tif (w.cfg.sns_topic_arn != NULL &&\n",
-          "\tmemset(&fm, 0, sizeof(fm));\n\tmsg = NULL;\n"
-          "\tif (0 && w.cfg.sns_topic_arn != NULL &&\n")]),
+          "&ck) == -1))\n\t\tfatal(\"checkpoint for %s\", w.shard);\n",
+          "&ck) == -1))\n\t\tfatal(\"checkpoint for %s\", w.shard);\n"
+          "\tfor (i = 0; i < n; i++) {\n"
+          "\t\tmsg = notification(keys[i].data, &o[i], stored[i]);\n"
+          "\t\tif (w.cfg.sns_topic_arn != NULL &&\n"
+          "\t\t    outbox_put(w.cfg.state_dir, w.shard, &o[i].first,\n"
+          "\t\t    &o[i].last, msg, fm[i].outbox, sizeof(fm[i].outbox)) "
+          "== -1)\n"
+          "\t\t\tfatal(\"outbox\");\n"
+          "\t\tfree(msg);\n\t}\n")]),
     "outbox-not-reread-at-start": (
         "outage", "the supervisor does not publish what the outbox holds "
         "at start",
