@@ -161,15 +161,9 @@ MUTANTS = {
           "\treturn 1 ||\n")]),
     "wrong-chain-predecessor": (
         "e2e:test_verify", "an object names the object before its "
-        "predecessor",
-        [("worker/worker.c",
-          "\tsnprintf(w.prev.key, sizeof(w.prev.key), \"%s\", key);\n"
-          "\tsnprintf(w.prev.sha256, sizeof(w.prev.sha256), \"%s\", "
-          "o->sha256);\n",
-          "\tif (w.prev.key[0] == '\\0') {\n"
-          "\tsnprintf(w.prev.key, sizeof(w.prev.key), \"%s\", key);\n"
-          "\tsnprintf(w.prev.sha256, sizeof(w.prev.sha256), \"%s\", "
-          "o->sha256);\n\t}\n")]),
+        "predecessor (the chain link of a flush kept from the first one)",
+        [("worker/worker.c", "\tw.prev = link;\n",
+          "\tif (w.prev.key[0] == '\\0')\n\t\tw.prev = link;\n")]),
     "verify-ignores-gap": (
         "unit:test_archive", "verify says nothing when a predecessor is "
         "not in the archive",
