@@ -62,6 +62,14 @@ want_len(uint32_t type)
 		return (long)sizeof(struct msg_m_flush);
 	case MSG_M_EVENT:
 		return (long)sizeof(struct msg_m_event);
+	case MSG_L_GAINED:
+	case MSG_L_LOST:
+	case MSG_L_RELEASE:
+		return (long)sizeof(struct msg_lease);
+	case MSG_L_RELEASED:
+		return (long)sizeof(struct msg_result);
+	case MSG_L_ANNOUNCED:
+		return (long)sizeof(struct msg_l_note);
 	default:
 		return -2;
 	}
