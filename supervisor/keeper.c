@@ -88,6 +88,9 @@ struct slot {
 	/* leases.table set: the worker runs only while the lease is ours */
 	int		 leased;
 	char		 token[MSG_TOKEN_LEN];	/* the lease's fencing token */
+	/* the token its worker was started with: a lease won again while
+	 * that worker stops has another one */
+	char		 worker_token[MSG_TOKEN_LEN];
 	struct slot	*hnext;		/* hash chain */
 };
 
@@ -491,6 +494,7 @@ slot_spawn(struct slot *s)
 	}
 	argv_free(argv);
 	k.running++;
+	str_copy(s->worker_token, s->token, sizeof(s->worker_token));
 	log_debug("%s: started worker pid %d (generation %u)", s->shard,
 	    (int)s->p.pid, s->p.gen);
 	slot_event(s, SEV_SPAWNED, NULL);
@@ -663,12 +667,19 @@ slot_exited(struct slot *s, int st)
 	 * nothing (SPEC 3: stragglers get SIGKILL, the stop is still clean) */
 	if (k.stopping && WIFEXITED(st) && WEXITSTATUS(st) == EX_ABANDONED)
 		s->abandoned = 1;
-	/* its checkpoint was refused: the lease is another keeper's; the
-	 * lease helper learns it at its next renewal */
+	/* its checkpoint was refused: the lease it ran under is another
+	 * keeper's (the lease helper learns it at its next renewal). A lease
+	 * won again since then is ours: the slot goes back to WAITING and
+	 * schedule() starts a worker under it. */
 	if (WIFEXITED(st) && WEXITSTATUS(st) == EX_LEASE_LOST) {
-		log_info("%s: worker stopped: its lease is another keeper's",
-		    s->shard);
-		lease_lost(s, "checkpoint refused");
+		if (slot_lease_exit_lost(s->worker_token, s->token)) {
+			log_info("%s: worker stopped: its lease is another "
+			    "keeper's", s->shard);
+			lease_lost(s, "checkpoint refused");
+		} else
+			log_info("%s: worker stopped: its lease was lost, "
+			    "and won again since: starting a worker under "
+			    "the new one", s->shard);
 		slot_event(s, ev, NULL);
 		return;
 	}

@@ -5,6 +5,7 @@
  * SIGKILLed) is ignored, so no cell repeats an action by accident.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "slot.h"
 #include "util.h"
@@ -141,6 +142,17 @@ const char *
 slot_action_name(enum slot_action a)
 {
 	return (unsigned)a <= SACT_RESTART ? action_names[a] : "?";
+}
+
+/*
+ * A worker started under an older lease knows nothing of the one won since
+ * (lease_gained() stops it and installs the new token): its refusal says
+ * nothing about the new lease, whose renewals the lease helper judges.
+ */
+int
+slot_lease_exit_lost(const char *worker_token, const char *lease_token)
+{
+	return strcmp(worker_token, lease_token) == 0;
 }
 
 int

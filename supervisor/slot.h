@@ -79,6 +79,11 @@ int		 slot_due(const struct slot_fsm *, uint64_t now);
 int		 slot_has_deadline(enum slot_state);
 /* 1 when a process may exist in this state. */
 int		 slot_has_process(enum slot_state);
+/* A worker's exit 77 (checkpoint refused) loses the slot's lease only
+ * when the worker ran under it: 1 when worker_token (the lease the worker
+ * was started with) is still lease_token (the slot's lease now). */
+int		 slot_lease_exit_lost(const char *worker_token,
+	    const char *lease_token);
 const char	*slot_state_name(enum slot_state);
 const char	*slot_event_name(enum slot_event);
 const char	*slot_action_name(enum slot_action);

@@ -226,11 +226,51 @@ clock_side(void)
 	    "process states: the killed ones have a process, BACKOFF none");
 }
 
+/*
+ * Issue 15, bug 3: a lease lost and won again (a new token) while its old
+ * worker stops. The keeper stops the worker on LOST (LEASE_LOST), again on
+ * the GAINED of a new token (LEASE_LOST, nothing more to do), and the old
+ * worker's exit 77 must not drop the new lease: the slot waits, leased,
+ * and schedule() starts a worker under the new token.
+ */
+static void
+lease_won_again(void)
+{
+	struct slot_fsm f = { SLOT_RUNNING, 0, NOW - 1, 0 };
+	enum slot_action a1, a2, a3;
+
+	a1 = slot_step(&f, SEV_LEASE_LOST, NOW, &tm);		/* LOST */
+	a2 = slot_step(&f, SEV_LEASE_LOST, NOW + 10, &tm);	/* GAINED B */
+	T_OK(f.state == SLOT_RELOADING && a1 == SACT_TERM && a2 == SACT_NONE,
+	    "lease lost then won again while its worker stops: one SIGTERM, "
+	    "still stopping (%s)", slot_state_name(f.state));
+	T_OK(!slot_lease_exit_lost("tok-A", "tok-B"),
+	    "exit 77 of a worker started under the old lease (tok-A) while "
+	    "the slot holds a new one (tok-B): the new lease is kept");
+	a3 = slot_step(&f, SEV_EXIT_OTHER, NOW + 20, &tm);	/* exit 77 */
+	T_OK(f.state == SLOT_WAITING && a3 == SACT_NONE && f.deadline == 0,
+	    "... and the slot waits for schedule() to start a worker under "
+	    "the new lease, with no backoff (%s)", slot_state_name(f.state));
+	T_OK(slot_lease_exit_lost("tok-A", "tok-A"),
+	    "exit 77 of a worker started under the slot's lease (tok-A): the "
+	    "lease is lost");
+	T_OK(slot_lease_exit_lost("", ""),
+	    "exit 77 with no token on either side (no lease won since): lost");
+	/* the 77 may come before the GAINED: the new lease finds no process */
+	f.state = SLOT_RUNNING;
+	slot_step(&f, SEV_LEASE_LOST, NOW, &tm);
+	slot_step(&f, SEV_EXIT_OTHER, NOW + 10, &tm);
+	T_OK(f.state == SLOT_WAITING && !slot_has_process(f.state),
+	    "lease lost, its worker's exit 77, then won again: WAITING, no "
+	    "process to stop (the GAINED only sets the lease)");
+}
+
 int
 main(void)
 {
 	walk_cells();
 	stay_keeps_deadline();
 	clock_side();
+	lease_won_again();
 	return t_done();
 }
