@@ -77,7 +77,9 @@ lease_from_item(struct json_object *item, struct lease *l, const char **why)
 	    get_str(item, "kkLastSha256", l->last_sha256,
 	    sizeof(l->last_sha256), why, "kkLastSha256 not a hash") == -1 ||
 	    get_str(item, "kkAnnounced", l->announced, sizeof(l->announced),
-	    why, "kkAnnounced not a key") == -1)
+	    why, "kkAnnounced not a key") == -1 ||
+	    get_str(item, "kkWantedBy", l->wanted, sizeof(l->wanted), why,
+	    "kkWantedBy not a short string") == -1)
 		return -1;
 	if ((r = ddb_get_n(item, "leaseCounter", &l->counter)) != 0 ||
 	    l->counter < 0) {
@@ -309,10 +311,12 @@ lease_take(struct aws_ctx *ctx, const char *table, struct lease *l,
 	json_object_object_add(v, ":t", ddb_s(token));
 	json_object_object_add(req, "ExpressionAttributeValues", v);
 	set_str(req, "ConditionExpression", "leaseCounter = :seen");
+	/* a take answers any request to hand the lease over */
 	set_str(req, "UpdateExpression", switched ?
 	    "SET leaseOwner = :o, kkToken = :t, leaseCounter = :next "
-	    "ADD ownerSwitchesSinceCheckpoint :one" :
-	    "SET leaseOwner = :o, kkToken = :t, leaseCounter = :next");
+	    "REMOVE kkWantedBy ADD ownerSwitchesSinceCheckpoint :one" :
+	    "SET leaseOwner = :o, kkToken = :t, leaseCounter = :next "
+	    "REMOVE kkWantedBy");
 	r = ddb_call(ctx, "UpdateItem", req, NULL, res);
 	if (r == 0) {
 		str_copy(l->owner, owner, sizeof(l->owner));
@@ -413,6 +417,21 @@ lease_checkpoint(struct aws_ctx *ctx, const char *table, const char *shard,
 }
 
 int
+lease_ask(struct aws_ctx *ctx, const char *table, const struct lease *l,
+    const char *me, struct aws_result *res)
+{
+	struct json_object *req = req_new(table, l->key), *v;
+
+	v = json_object_new_object();
+	json_object_object_add(v, ":o", ddb_s(l->owner));
+	json_object_object_add(v, ":w", ddb_s(me));
+	json_object_object_add(req, "ExpressionAttributeValues", v);
+	set_str(req, "UpdateExpression", "SET kkWantedBy = :w");
+	set_str(req, "ConditionExpression", "leaseOwner = :o");
+	return ddb_call(ctx, "UpdateItem", req, NULL, res);
+}
+
+int
 lease_add_child(struct aws_ctx *ctx, const char *table, const char *parent,
     const char *child, struct aws_result *res)
 {
@@ -482,24 +501,52 @@ takeable(const struct lease_obs *o, size_t n, size_t i)
 	return !o[i].held && !ended(o[i].l) && lease_parents_done(o, n, i);
 }
 
+/* A keeper's place in the owners' list (added with no load if new). */
+static size_t
+owner_idx(const char **owners, size_t *loads, size_t *nown, const char *who)
+{
+	size_t j;
+
+	for (j = 0; j < *nown; j++)
+		if (strcmp(owners[j], who) == 0)
+			return j;
+	owners[*nown] = who;
+	loads[*nown] = 0;
+	return (*nown)++;
+}
+
+/* Released for the keeper that asked for it, lately: not for others. */
+static int
+reserved(const struct lease_obs *o, const char *me, uint64_t now,
+    uint64_t duration)
+{
+	return o->l->owner[0] == '\0' && o->l->wanted[0] != '\0' &&
+	    strcmp(o->l->wanted, me) != 0 &&
+	    now - o->seen_ms < LEASE_RESERVE_SCANS * duration;
+}
+
 size_t
 lease_plan(const struct lease_obs *o, size_t n, const char *me,
     uint64_t now, uint64_t duration, int max_shards,
     struct lease_action *act, size_t maxact, struct lease_counts *cnt)
 {
 	const char **owners = NULL;
-	size_t *loads = NULL, nown = 0, i, j, na = 0, most = 0, want;
+	size_t *loads = NULL, nown = 0, i, j, na = 0, most = 0, want, nshed;
 	struct lease_counts c;
 	int pass;
 
 	memset(&c, 0, sizeof(c));
-	owners = xcalloc(n + 1, sizeof(*owners));
-	loads = xcalloc(n + 1, sizeof(*loads));
-	/* live keepers: owners of leases renewed within the duration */
+	owners = xcalloc(2 * n + 1, sizeof(*owners));
+	loads = xcalloc(2 * n + 1, sizeof(*loads));
+	/* live keepers: owners of leases renewed within the duration, and
+	 * a keeper that asked for a lease (it may hold none yet) */
 	for (i = 0; i < n; i++) {
 		if (ended(o[i].l))
 			continue;
 		c.active++;
+		if (o[i].l->wanted[0] != '\0' &&
+		    strcmp(o[i].l->wanted, me) != 0)
+			(void)owner_idx(owners, loads, &nown, o[i].l->wanted);
 		if (o[i].held) {
 			c.held++;
 			continue;
@@ -507,45 +554,67 @@ lease_plan(const struct lease_obs *o, size_t n, const char *me,
 		if (lease_expired(&o[i], now, duration) ||
 		    strcmp(o[i].l->owner, me) == 0)
 			continue;
-		for (j = 0; j < nown; j++)
-			if (strcmp(owners[j], o[i].l->owner) == 0)
-				break;
-		if (j == nown)
-			owners[nown++] = o[i].l->owner;
-		loads[j]++;
+		loads[owner_idx(owners, loads, &nown, o[i].l->owner)]++;
 	}
 	c.keepers = nown + 1;
 	c.target = (c.active + c.keepers - 1) / c.keepers;
 	if (max_shards > 0 && c.target > (size_t)max_shards)
 		c.target = (size_t)max_shards;
 	want = c.target > c.held ? c.target - c.held : 0;
+	/* asked to hand a lease over: the asker holds at least two less */
+	for (i = 0; i < n && na < maxact; i++)
+		if (o[i].held && !ended(o[i].l) && o[i].l->wanted[0] != '\0' &&
+		    strcmp(o[i].l->wanted, me) != 0) {
+			act[na].kind = LACT_SHED;
+			act[na++].idx = i;
+		}
+	nshed = na;
 	/* unowned first, then expired: an unowned lease was given up */
 	for (pass = 0; pass < 2; pass++)
-		for (i = 0; i < n && na < want && na < maxact; i++) {
+		for (i = 0; i < n && na - nshed < want && na < maxact; i++) {
 			if (!takeable(o, n, i) ||
-			    !lease_expired(&o[i], now, duration))
+			    !lease_expired(&o[i], now, duration) ||
+			    reserved(&o[i], me, now, duration))
 				continue;
 			if ((o[i].l->owner[0] == '\0') != (pass == 0))
 				continue;
 			act[na].kind = LACT_TAKE;
 			act[na++].idx = i;
 		}
-	/* nothing free and still short: one steal from the most loaded,
-	 * when it holds more than one lease beyond what this one holds */
-	if (na == 0 && want > 0 && na < maxact && nown > 0) {
+	/* nothing free and still short: ask the most loaded for one, when
+	 * it holds more than one lease beyond what this one holds; steal it
+	 * when the owner did not hand it over in LEASE_ASK_SCANS durations
+	 * (stuck), so that the balance still comes */
+	if (na == nshed && want > 0 && na < maxact && nown > 0) {
+		size_t pick = n;
+
 		for (j = 1; j < nown; j++)
 			if (loads[j] > loads[most] || (loads[j] == loads[most] &&
 			    strcmp(owners[j], owners[most]) < 0))
 				most = j;
 		if (loads[most] > c.held + 1)
-			for (i = 0; i < n; i++)
-				if (takeable(o, n, i) &&
-				    !lease_expired(&o[i], now, duration) &&
-				    strcmp(o[i].l->owner, owners[most]) == 0) {
-					act[na].kind = LACT_STEAL;
-					act[na++].idx = i;
-					break;
-				}
+			for (i = 0; i < n; i++) {
+				if (!takeable(o, n, i) ||
+				    lease_expired(&o[i], now, duration) ||
+				    strcmp(o[i].l->owner, owners[most]) != 0)
+					continue;
+				if (pick == n || strcmp(o[i].l->wanted, me) == 0)
+					pick = i;
+				if (strcmp(o[i].l->wanted, me) == 0)
+					break;	/* the one asked for already */
+			}
+		if (pick < n) {
+			if (strcmp(o[pick].l->wanted, me) != 0 ||
+			    o[pick].asked_ms == 0)
+				act[na].kind = LACT_ASK;
+			else if (now - o[pick].asked_ms >=
+			    LEASE_ASK_SCANS * duration)
+				act[na].kind = LACT_STEAL;
+			else
+				pick = n;	/* asked: its owner hands over */
+			if (pick < n)
+				act[na++].idx = pick;
+		}
 	}
 	free(owners);
 	free(loads);

@@ -43,6 +43,7 @@ struct lease {
 	char		last_key[LEASE_OBJKEY_MAX];
 	char		last_sha256[65];
 	char		announced[LEASE_OBJKEY_MAX];
+	char		wanted[LEASE_OWNER_MAX];	/* kkWantedBy, "": none */
 };
 
 struct json_object;
@@ -82,6 +83,10 @@ int	lease_checkpoint(struct aws_ctx *, const char *table, const char *shard,
 	    const char *owner, const char *token, const char *checkpoint,
 	    int64_t subseq, int inside, const char *last_key,
 	    const char *last_sha256, struct aws_result *);
+/* Ask the owner seen to hand the lease over to me (kkWantedBy): on the
+ * owner, the counter untouched (the owner's renewals go on). */
+int	lease_ask(struct aws_ctx *, const char *table, const struct lease *l,
+	    const char *me, struct aws_result *);
 /* Name a new child on its parent (the KCL's childShardIds): no condition. */
 int	lease_add_child(struct aws_ctx *, const char *table, const char *parent,
 	    const char *child, struct aws_result *);
@@ -91,12 +96,23 @@ void	lease_token(char out[LEASE_TOKEN_LEN]);
 
 /* ---- the decision (pure) ---- */
 
-enum lease_act { LACT_TAKE = 1, LACT_STEAL };
+/*
+ * TAKE a free lease; ASK the most loaded keeper for one of its leases
+ * (graceful: it SHEDs it, flush and checkpoint, and releases it); STEAL
+ * only when it was asked LEASE_ASK_SCANS durations ago and did not shed.
+ */
+enum lease_act { LACT_TAKE = 1, LACT_STEAL, LACT_ASK, LACT_SHED };
+
+#define LEASE_ASK_SCANS		3
+/* a lease released for the keeper that asked is its own this long */
+#define LEASE_RESERVE_SCANS	2
 
 struct lease_obs {
 	const struct lease	*l;
 	uint64_t		 seen_ms;	/* when its counter was first seen */
 	int			 held;		/* by this keeper */
+	uint64_t		 asked_ms;	/* when this keeper asked for it
+						 * (kkWantedBy), 0: not asked */
 };
 
 struct lease_action {
@@ -115,11 +131,13 @@ struct lease_counts {
 int	lease_expired(const struct lease_obs *, uint64_t now, uint64_t dur);
 /* 1 when every parent's lease is at SHARD_END (or gone from the table). */
 int	lease_parents_done(const struct lease_obs *, size_t n, size_t i);
-/* What this keeper (me) should take now: up to its fair share (active
- * leases over live keepers, capped by max_shards when not 0), expired or
- * unowned leases first, else one steal from the most loaded keeper when
- * it holds more than one lease beyond this one. A child only when its
- * parents are done. Returns the number of actions written (<= maxact). */
+/* What this keeper (me) should do now: up to its fair share (active
+ * leases over live keepers, capped by max_shards when not 0), take expired
+ * or unowned leases first, else ask the most loaded keeper for one when
+ * it holds more than one lease beyond this one (steal it if not handed
+ * over within LEASE_ASK_SCANS durations); shed a held lease another keeper
+ * asked for. A child only when its parents are done. Returns the number of
+ * actions written (<= maxact). */
 size_t	lease_plan(const struct lease_obs *, size_t n, const char *me,
 	    uint64_t now, uint64_t duration, int max_shards,
 	    struct lease_action *, size_t maxact, struct lease_counts *);

@@ -34,6 +34,7 @@ static const char *const names[MSG_TYPE_MAX] = {
 	[MSG_L_RELEASE] = "L_RELEASE",
 	[MSG_L_RELEASED] = "L_RELEASED",
 	[MSG_L_ANNOUNCED] = "L_ANNOUNCED",
+	[MSG_L_SHED] = "L_SHED",
 };
 
 const char *
@@ -79,6 +80,7 @@ msg_expected_len(uint32_t type)
 	case MSG_L_GAINED:
 	case MSG_L_LOST:
 	case MSG_L_RELEASE:
+	case MSG_L_SHED:
 		return sizeof(struct msg_lease);
 	case MSG_L_RELEASED:
 		return sizeof(struct msg_result);

@@ -35,6 +35,8 @@ enum msg_type {
 	MSG_L_RELEASE,		/* sup -> lease helper: struct msg_lease ("": all) */
 	MSG_L_RELEASED,		/* lease helper -> sup: struct msg_result */
 	MSG_L_ANNOUNCED,	/* sup -> lease helper: struct msg_l_note */
+	MSG_L_SHED,		/* lease helper -> sup: struct msg_lease: stop
+				 * its worker, then MSG_L_RELEASE it */
 	MSG_TYPE_MAX
 };
 

@@ -91,6 +91,7 @@ struct slot {
 	/* the token its worker was started with: a lease won again while
 	 * that worker stops has another one */
 	char		 worker_token[MSG_TOKEN_LEN];
+	int		 shed;		/* handed over: release at its exit */
 	struct slot	*hnext;		/* hash chain */
 };
 
@@ -479,6 +480,7 @@ static void	metrics_event(const char *shard, uint32_t kind, uint64_t v);
 static void	slot_event(struct slot *, enum slot_event, const char *why);
 static void	lease_release(struct slot *);
 static void	lease_lost(struct slot *, const char *);
+static void	lease_send_release(const char *);
 
 static void
 slot_spawn(struct slot *s)
@@ -656,6 +658,11 @@ slot_exited(struct slot *s, int st)
 		slot_read(s);
 	peer_close(&s->p);
 	notify_queue(s->shard);
+	/* handed over: its final checkpoint is written, the lease goes */
+	if (s->shed) {
+		s->shed = 0;
+		lease_send_release(s->shard);
+	}
 	if (clean && shard_done_on_disk(s->shard))
 		ev = SEV_EXIT_DONE;
 	else if (WIFEXITED(st) && WEXITSTATUS(st) == EX_CONFIG_)
@@ -887,18 +894,48 @@ lease_lost(struct slot *s, const char *why)
 	slot_event(s, SEV_LEASE_LOST, NULL);
 }
 
-/* Give a lease up (a shard done): the helper evicts it. */
 static void
-lease_release(struct slot *s)
+lease_send_release(const char *shard)
 {
 	struct msg_lease m;
 
 	memset(&m, 0, sizeof(m));
-	str_copy(m.shard, s->shard, sizeof(m.shard));
+	str_copy(m.shard, shard, sizeof(m.shard));
 	peer_send(&k.helpers[H_LEASE].p, MSG_L_RELEASE, &m, sizeof(m), NULL,
 	    0);
+}
+
+/* Give a lease up (a shard done): the helper evicts it. */
+static void
+lease_release(struct slot *s)
+{
+	lease_send_release(s->shard);
 	s->leased = 0;
 	leases_count(-1);
+}
+
+/* Another keeper asked for the lease (rebalancing): stop the worker, which
+ * flushes and checkpoints under the lease, and release it at its exit, so
+ * that the asker reads on from that checkpoint. */
+static void
+lease_shed(const struct msg_lease *m)
+{
+	struct slot *s = slot_find(m->shard);
+
+	if (s == NULL || !s->leased) {
+		lease_send_release(m->shard);
+		return;
+	}
+	s->leased = 0;
+	leases_count(-1);
+	if (!slot_has_process(s->f.state)) {
+		lease_send_release(s->shard);
+		return;
+	}
+	log_info("%s: lease handed over to %s: stopping its worker", s->shard,
+	    m->owner[0] ? m->owner : "another keeper");
+	s->shed = 1;
+	slot_event(s, SEV_LEASE_LOST, NULL);
 }
 
 /* The lease helper is gone: what it held can no longer be renewed. */
@@ -1411,7 +1448,8 @@ helper_read_once(struct helper *h)
 			if (h->p.fd == -1)
 				return 0;
 		} else if (h == &k.helpers[H_LEASE] &&
-		    (m.hdr.type == MSG_L_GAINED || m.hdr.type == MSG_L_LOST)) {
+		    (m.hdr.type == MSG_L_GAINED || m.hdr.type == MSG_L_LOST ||
+		    m.hdr.type == MSG_L_SHED)) {
 			struct msg_lease l;
 			struct slot *s;
 
@@ -1427,6 +1465,8 @@ helper_read_once(struct helper *h)
 			}
 			if (m.hdr.type == MSG_L_GAINED)
 				lease_gained(&l);
+			else if (m.hdr.type == MSG_L_SHED)
+				lease_shed(&l);
 			else if ((s = slot_find(l.shard)) != NULL)
 				lease_lost(s, l.owner[0] ? l.owner :
 				    "not renewed");

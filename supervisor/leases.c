@@ -26,20 +26,22 @@ struct held {
 	char		 token[LEASE_TOKEN_LEN];
 	uint64_t	 last_ok;	/* the last renewal (or the take) */
 	char		*announce;	/* to record at the next renewal */
+	int		 shedding;	/* handed over: renewed until released */
 };
 
 /* What the last scans showed, with when each counter was first seen. */
 struct seen {
 	struct lease	 l;
 	uint64_t	 since;
+	uint64_t	 asked;		/* when this keeper asked for it, 0 */
 };
 
 enum { C_SCAN, C_GET, C_CREATE, C_TAKE, C_STEAL, C_RENEW, C_EVICT, C_LIST,
-    C_CONDFAIL, C_ERROR, C_NCOUNT };
+    C_CONDFAIL, C_ERROR, C_ASK, C_NCOUNT };
 
 static const char *const cnames[C_NCOUNT] = {
 	"scan", "get", "create", "take", "steal", "renew", "evict",
-	"listshards", "condition_failed", "errors"
+	"listshards", "condition_failed", "errors", "ask"
 };
 
 static struct {
@@ -216,6 +218,10 @@ seen_update(struct lease *v, size_t n, uint64_t now)
 		old = seen_find(L.seen, L.nseen, v[i].key);
 		nv[i].since = old != NULL && old->l.counter == v[i].counter &&
 		    strcmp(old->l.owner, v[i].owner) == 0 ? old->since : now;
+		/* asked of the same owner, and still marked so */
+		nv[i].asked = old != NULL && strcmp(old->l.owner,
+		    v[i].owner) == 0 && strcmp(v[i].wanted,
+		    L.cfg->lease_worker_id) == 0 ? old->asked : 0;
 	}
 	free(L.seen);
 	L.seen = nv;
@@ -362,6 +368,51 @@ take(const struct lease_action *a, struct lease_obs *o)
 	aws_result_free(&res);
 }
 
+/* Graceful rebalancing: ask the owner of a lease to hand it over. */
+static void
+ask(const struct lease_action *a, struct lease_obs *o)
+{
+	struct aws_result res;
+	struct seen *s;
+	int r;
+
+	aws_result_init(&res);
+	L.count[C_ASK]++;
+	r = lease_ask(L.aws, L.cfg->lease_table, o[a->idx].l,
+	    L.cfg->lease_worker_id, &res);
+	if (r == DDB_CONDITION) {
+		L.count[C_CONDFAIL]++;
+		log_debug("lease %s: not asked: changed since the scan",
+		    o[a->idx].l->key);
+	} else if (r == -1) {
+		L.count[C_ERROR]++;
+		log_warnx("lease %s: ask: %s", o[a->idx].l->key,
+		    aws_strerror(&res));
+	} else {
+		log_info("lease %s: asked %s to hand it over",
+		    o[a->idx].l->key, o[a->idx].l->owner);
+		if ((s = seen_find(L.seen, L.nseen, o[a->idx].l->key)) != NULL)
+			s->asked = now_ms();
+	}
+	aws_result_free(&res);
+}
+
+/* Asked for a lease: the supervisor stops its worker (final flush and
+ * checkpoint under the lease, still renewed here) and then releases it. */
+static void
+shed(const struct lease_action *a, struct lease_obs *o)
+{
+	ssize_t i = held_find(o[a->idx].l->key);
+
+	if (i < 0 || L.held[i].shedding)
+		return;
+	L.held[i].shedding = 1;
+	log_info("lease %s: handing over to %s: stopping its worker, then "
+	    "releasing it", L.held[i].shard, o[a->idx].l->wanted);
+	tell(MSG_L_SHED, L.held[i].shard, L.held[i].token, o[a->idx].l->wanted,
+	    0, 0);
+}
+
 static void
 scan(uint64_t now)
 {
@@ -409,6 +460,7 @@ scan(uint64_t now)
 		/* held even when the scan shows another token: the next
 		 * renewal finds out and says so */
 		o[i].held = h >= 0;
+		o[i].asked_ms = L.seen[i].asked;
 	}
 	na = lease_plan(o, L.nseen, L.cfg->lease_worker_id, now,
 	    L.cfg->lease_duration_ms, L.cfg->lease_max_shards, act,
@@ -417,7 +469,12 @@ scan(uint64_t now)
 	    "held %zu, %zu to take", L.nseen, c.active, c.keepers, c.target,
 	    c.held, na);
 	for (i = 0; i < na; i++)
-		take(&act[i], o);
+		if (act[i].kind == LACT_ASK)
+			ask(&act[i], o);
+		else if (act[i].kind == LACT_SHED)
+			shed(&act[i], o);
+		else
+			take(&act[i], o);
 	free(o);
 }
 

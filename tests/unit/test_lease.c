@@ -172,7 +172,7 @@ table(const struct row *r, size_t n)
 	return n;
 }
 
-/* the actions as "T:key S:key ..." */
+/* the actions as "T:key S:key ..." (T take, S steal, A ask, H shed) */
 static const char *
 plan(size_t n, const char *me, int max, struct lease_counts *c)
 {
@@ -184,8 +184,9 @@ plan(size_t n, const char *me, int max, struct lease_counts *c)
 	out[0] = '\0';
 	for (i = 0; i < na; i++)
 		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%c:%s",
-		    i ? " " : "", a[i].kind == LACT_STEAL ? 'S' : 'T',
-		    tl[a[i].idx].key);
+		    i ? " " : "", a[i].kind == LACT_STEAL ? 'S' :
+		    a[i].kind == LACT_ASK ? 'A' : a[i].kind == LACT_SHED ?
+		    'H' : 'T', tl[a[i].idx].key);
 	return out;
 }
 
@@ -218,8 +219,8 @@ test_plan(void)
 			{ "s3", "a", 100, NULL, NULL, NULL, 0 },
 		};
 		n = table(r, 4);
-		T_STREQ(plan(n, "me", 0, &c), "S:s0",
-		    "joining a keeper with 4: steal one (not four)");
+		T_STREQ(plan(n, "me", 0, &c), "A:s0",
+		    "joining a keeper with 4: ask for one (not four)");
 		T_OK(c.keepers == 2 && c.target == 2,
 		    "two keepers, a share of two");
 	}
@@ -232,7 +233,24 @@ test_plan(void)
 			{ "s3", "me", 100, NULL, NULL, NULL, 1 },
 		};
 		n = table(r, 4);
-		T_STREQ(plan(n, "me", 0, &c), "S:s0", "3 against 1: steal one");
+		T_STREQ(plan(n, "me", 0, &c), "A:s0", "3 against 1: ask for one");
+		/* asked: wait for the owner to hand it over, then steal */
+		snprintf(tl[1].wanted, sizeof(tl[1].wanted), "me");
+		to[1].asked_ms = NOW - 1;
+		T_STREQ(plan(n, "me", 0, &c), "",
+		    "3 against 1, asked just now: wait for the handover");
+		to[1].asked_ms = NOW - (LEASE_ASK_SCANS * DUR - 1);
+		T_STREQ(plan(n, "me", 0, &c), "",
+		    "asked one ms less than LEASE_ASK_SCANS durations ago: "
+		    "still waiting");
+		to[1].asked_ms = NOW - LEASE_ASK_SCANS * DUR;
+		T_STREQ(plan(n, "me", 0, &c), "S:s1",
+		    "asked LEASE_ASK_SCANS durations ago, not handed over: "
+		    "steal the one asked for");
+		to[1].asked_ms = 0;
+		T_STREQ(plan(n, "me", 0, &c), "A:s1",
+		    "marked for this keeper by an earlier run: ask again");
+		tl[1].wanted[0] = '\0';
 		tl[2].owner[0] = 'm', tl[2].owner[1] = 'e', tl[2].owner[2] = 0;
 		to[2].held = 1;
 		T_STREQ(plan(n, "me", 0, &c), "", "2 against 2: nothing");
@@ -310,6 +328,66 @@ test_plan(void)
 		tl[0].owner[0] = '\0';
 		T_OK(strstr(plan(n, "me", 0, &c), "p0") == NULL,
 		    "an ended, unowned lease is never taken");
+	}
+	{
+		/* graceful rebalancing seen from the owner: a, b 3 each, me 2
+		 * of 8, and d (holding nothing yet) asked a for s0 */
+		static const struct row r[] = {
+			{ "s0", "a", 100, NULL, NULL, NULL, 0 },
+			{ "s1", "a", 100, NULL, NULL, NULL, 0 },
+			{ "s2", "a", 100, NULL, NULL, NULL, 0 },
+			{ "s3", "b", 100, NULL, NULL, NULL, 0 },
+			{ "s4", "b", 100, NULL, NULL, NULL, 0 },
+			{ "s5", "b", 100, NULL, NULL, NULL, 0 },
+			{ "s6", "me", 100, NULL, NULL, NULL, 1 },
+			{ "s7", "me", 100, NULL, NULL, NULL, 1 },
+		};
+		n = table(r, 8);
+		T_STREQ(plan(n, "me", 0, &c), "",
+		    "3/3/2, no one asking: a spread of one, no ask (share 3)");
+		snprintf(tl[0].wanted, sizeof(tl[0].wanted), "d");
+		T_STREQ(plan(n, "me", 0, &c), "",
+		    "d asked a for a lease: d counts, share 2, 2 held: nothing");
+		T_OK(c.keepers == 4 && c.target == 2,
+		    "a keeper that asked, holding nothing, is a live keeper "
+		    "(%zu keepers, share %zu)", c.keepers, c.target);
+		/* a's view: shed what d asked for, nothing else */
+		to[0].held = to[1].held = to[2].held = 1;
+		to[6].held = to[7].held = 0;
+		T_STREQ(plan(n, "a", 0, &c), "H:s0",
+		    "the owner asked for s0 sheds it (hands it over)");
+		to[0].held = to[1].held = to[2].held = 0;
+		to[6].held = to[7].held = 1;
+		/* released for d: reserved for it for a while */
+		tl[0].owner[0] = '\0';
+		tl[6].owner[0] = '\0';
+		to[6].held = 0;
+		to[0].seen_ms = NOW - (LEASE_RESERVE_SCANS * DUR - 1);
+		T_STREQ(plan(n, "me", 0, &c), "T:s6",
+		    "an unowned lease released for d is not taken by another "
+		    "keeper (s0 left, s6 taken)");
+		to[0].seen_ms = NOW - LEASE_RESERVE_SCANS * DUR;
+		T_STREQ(plan(n, "me", 0, &c), "T:s0",
+		    "... until LEASE_RESERVE_SCANS durations have passed (d "
+		    "may be gone; share 2, one held: one taken)");
+		snprintf(tl[0].wanted, sizeof(tl[0].wanted), "me");
+		to[0].seen_ms = NOW;
+		T_STREQ(plan(n, "me", 0, &c), "T:s0 T:s6",
+		    "released for this keeper: taken at once (3 keepers now, "
+		    "share 3)");
+	}
+	{
+		/* a spread of one: nobody sheds unasked, nobody asks */
+		static const struct row r[] = {
+			{ "s0", "a", 100, NULL, NULL, NULL, 1 },
+			{ "s1", "a", 100, NULL, NULL, NULL, 1 },
+			{ "s2", "b", 100, NULL, NULL, NULL, 0 },
+		};
+		n = table(r, 3);
+		T_STREQ(plan(n, "a", 0, &c), "",
+		    "2 against 1: the owner of 2 sheds nothing unasked");
+		T_STREQ(plan(n, "b", 0, &c), "",
+		    "1 against 2 (spread one): no ask");
 	}
 	{
 		/* held leases are never taken again, and count */
