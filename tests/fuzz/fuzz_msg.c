@@ -65,6 +65,7 @@ want_len(uint32_t type)
 	case MSG_L_GAINED:
 	case MSG_L_LOST:
 	case MSG_L_RELEASE:
+	case MSG_L_SHED:
 		return (long)sizeof(struct msg_lease);
 	case MSG_L_RELEASED:
 		return (long)sizeof(struct msg_result);
