@@ -424,11 +424,14 @@ class HookProxy(kk.LoopbackServer):
     stored, a message published) has happened but the client cannot know.
     request: {method, path, headers (lower-case), body}. pre(request), if
     given, is called first: a (status, content_type, body) it returns is
-    the answer, and moto never sees the request (an outage)."""
+    the answer, and moto never sees the request (an outage). around(request),
+    if given, returns a context manager held while moto handles the request
+    and the hook runs (e.g. one write at a time per item)."""
 
-    def __init__(self, target_port, hook=None, pre=None):
+    def __init__(self, target_port, hook=None, pre=None, around=None):
         self.hook = hook or (lambda req, status: None)
         self.pre = pre or (lambda req: None)
+        self.around = around or (lambda req: contextlib.nullcontext())
         self.target_port = target_port
         proxy = self
 
@@ -461,17 +464,19 @@ class HookProxy(kk.LoopbackServer):
                         if k.lower() not in ("transfer-encoding",
                                              "connection")}
                 hdrs["Content-Length"] = str(len(body))
-                try:
-                    conn.request(self.command, self.path, body=body,
-                                 headers=hdrs)
-                    r = conn.getresponse()
-                    data = r.read()
-                finally:
-                    conn.close()
-                try:
-                    proxy.hook(req, r.status)
-                except Exception as e:  # noqa: BLE001 (a test bug: say so)
-                    kk.diag("proxy hook: %s: %s" % (type(e).__name__, e))
+                with proxy.around(req):
+                    try:
+                        conn.request(self.command, self.path, body=body,
+                                     headers=hdrs)
+                        r = conn.getresponse()
+                        data = r.read()
+                    finally:
+                        conn.close()
+                    try:
+                        proxy.hook(req, r.status)
+                    except Exception as e:  # noqa: BLE001 (a test bug)
+                        kk.diag("proxy hook: %s: %s"
+                                % (type(e).__name__, e))
                 with contextlib.suppress(OSError):
                     self.send_response(r.status, r.reason)
                     for k, v in r.getheaders():

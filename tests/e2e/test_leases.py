@@ -29,8 +29,6 @@ counted by kind: the cost figures. Findings: LEASES-BUGS.md.
 
 import collections
 import contextlib
-import http.client
-import http.server
 import json
 import os
 import re
@@ -157,7 +155,7 @@ def item_lock(body):
         return ITEM_LOCKS[key]
 
 
-class DdbCounter(kk.LoopbackServer):
+class DdbCounter(kx.HookProxy):
     """A forwarder in front of moto for one keeper's DynamoDB calls (headers
     passed as is: SigV4 stays valid), one write at a time per lease across
     keepers (item_lock), that records (wall time moto answered, kind, shard, HTTP
@@ -167,56 +165,14 @@ class DdbCounter(kk.LoopbackServer):
         self.name = name
         self.calls = []
         self.lock = threading.Lock()
-        proxy = self
+        super().__init__(target_port, hook=self._record,
+                         around=lambda req: item_lock(req["body"]))
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                hdrs = {k: v for k, v in self.headers.items()
-                        if k.lower() not in ("transfer-encoding",
-                                             "connection")}
-                hdrs["Content-Length"] = str(len(body))
-                conn = http.client.HTTPConnection("127.0.0.1", target_port,
-                                                  timeout=30)
-                try:
-                    with item_lock(body):
-                        conn.request("POST", self.path, body=body,
-                                     headers=hdrs)
-                        r = conn.getresponse()
-                        data = r.read()
-                        t = time.time()
-                finally:
-                    conn.close()
-                kind, shard = ddb_kind({"headers": {
-                    k.lower(): v for k, v in self.headers.items()},
-                    "body": body})
-                with proxy.lock:
-                    proxy.calls.append((t, kind, shard, r.status))
-                # the client may be frozen (SIGSTOP) or dead: its problem
-                with contextlib.suppress(OSError):
-                    self.send_response(r.status, r.reason)
-                    for k, v in r.getheaders():
-                        if k.lower() not in ("transfer-encoding",
-                                             "connection", "content-length"):
-                            self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                if not isinstance(sys.exc_info()[1], OSError):
-                    super().handle_error(request, client_address)
-
-        self._serve(Handler, Server)
+    def _record(self, req, status):
+        t = time.time()
+        kind, shard = ddb_kind(req)
+        with self.lock:
+            self.calls.append((t, kind, shard, status))
 
     def between(self, t0, t1):
         with self.lock:
