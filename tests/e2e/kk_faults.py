@@ -17,12 +17,13 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import urllib.request
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kk  # noqa: E402
-from kk import ok  # noqa: E402
+from kk import ok, diag  # noqa: E402
 
 
 # ------------------------------------------------------------ binaries
@@ -350,3 +351,31 @@ class TlsMoto(kk.Moto):
 
 def rmtree(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+def run_scenarios(scenarios, check_auth=False):
+    """Run the scenarios named on the command line (all by default) on one
+    moto, each timed; one scenario's exception is a failed check, not the
+    end of the others. check_auth: SigV4 checking on first."""
+    kk.become_subreaper()
+    if not have_binaries():
+        return
+    names = sys.argv[1:] or sorted(scenarios)
+    bad = [n for n in names if n not in scenarios]
+    if bad:
+        ok(False, "known scenarios %s" % bad)
+        return
+    t_all = time.monotonic()
+    with kk.Moto() as moto:
+        if check_auth:
+            moto.check_auth()
+        for n in names:
+            t = time.monotonic()
+            try:
+                scenarios[n](moto)
+            except Exception as e:  # one scenario's failure is not fatal
+                ok(False, "scenario %s completed without an exception (%s)"
+                   % (n, type(e).__name__),
+                   *traceback.format_exc().splitlines())
+            diag("scenario %s took %.1fs" % (n, time.monotonic() - t))
+    diag("all scenarios took %.1fs" % (time.monotonic() - t_all))

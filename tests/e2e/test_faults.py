@@ -29,7 +29,6 @@ import os
 import random
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kk  # noqa: E402
@@ -689,27 +688,7 @@ SCENARIOS = {"a": scenario_a, "b": scenario_b, "c": scenario_c,
 
 
 def scenario():
-    kk.become_subreaper()
-    if not kf.have_binaries():
-        return
-    names = sys.argv[1:] or sorted(SCENARIOS)
-    bad = [n for n in names if n not in SCENARIOS]
-    if bad:
-        ok(False, "known scenarios %s" % bad)
-        return
-    t_all = time.monotonic()
-    with kk.Moto() as moto:
-        moto.check_auth()
-        for n in names:
-            t = time.monotonic()
-            try:
-                SCENARIOS[n](moto)
-            except Exception as e:  # one scenario's failure is not fatal
-                ok(False, "scenario %s completed without an exception (%s)"
-                   % (n, type(e).__name__),
-                   *traceback.format_exc().splitlines())
-            diag("scenario %s took %.1fs" % (n, time.monotonic() - t))
-    diag("all scenarios took %.1fs" % (time.monotonic() - t_all))
+    kf.run_scenarios(SCENARIOS, check_auth=True)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kk  # noqa: E402
@@ -330,24 +329,7 @@ SCENARIOS = {"a": scenario_a, "b": scenario_b, "c": scenario_c,
 
 
 def scenario():
-    kk.become_subreaper()
-    if not kf.have_binaries():
-        return
-    names = sys.argv[1:] or sorted(SCENARIOS)
-    bad = [n for n in names if n not in SCENARIOS]
-    if bad:
-        ok(False, "known scenarios %s" % bad)
-        return
-    with kk.Moto() as moto:
-        for n in names:
-            t = time.monotonic()
-            try:
-                SCENARIOS[n](moto)
-            except Exception as e:  # one scenario's failure is not fatal
-                ok(False, "scenario %s completed without an exception (%s)"
-                   % (n, type(e).__name__),
-                   *traceback.format_exc().splitlines())
-            diag("scenario %s took %.1fs" % (n, time.monotonic() - t))
+    kf.run_scenarios(SCENARIOS)
 
 
 if __name__ == "__main__":
