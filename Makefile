@@ -42,6 +42,7 @@ SAN	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 COMMON_SRCS = common/archive.c common/log.c common/util.c common/cfg.c common/cfg_check.c \
 	      common/cfg_dump.c common/cfg_file.c common/cfg_units.c \
 	      common/jsonscan.c common/sigv4.c common/msg.c common/http.c \
+	      common/http_parse.c \
 	      common/aws.c common/aws_error.c common/creds.c common/pos.c \
 	      common/ckpt.c \
 	      common/outbox.c common/kinesis.c common/kinesis_parse.c \

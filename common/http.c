@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "http_parse.h"
 #include "log.h"
 
 #define HTTP_CONNECT_TIMEOUT_MS	5000
@@ -200,75 +201,13 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* Copy the value of header "name:" (lowercase) from a header line. */
-static int
-header_value(const char *line, size_t n, const char *name, char *out,
-    size_t outlen)
-{
-	size_t nl = strlen(name);
-	const char *v;
-	size_t vl;
-
-	if (n <= nl || strncasecmp(line, name, nl) != 0)
-		return 0;
-	v = line + nl;
-	vl = n - nl;
-	while (vl > 0 && (*v == ' ' || *v == '\t'))
-		v++, vl--;
-	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
-	    v[vl - 1] == ' '))
-		vl--;
-	snprintf(out, outlen, "%.*s", (int)vl, v);
-	return 1;
-}
-
-/* "Name: value\r\n" -> "name: value\n" */
-static void
-meta_line(struct buf *b, const char *p, size_t n)
-{
-	size_t i = 0, v;
-
-	while (i < n && p[i] != ':')
-		buf_addc(b, (char)tolower((unsigned char)p[i++]));
-	if (i == n) {
-		buf_addc(b, '\n');
-		return;
-	}
-	buf_addstr(b, ": ");
-	for (v = i + 1; v < n && (p[v] == ' ' || p[v] == '\t'); v++)
-		;
-	while (n > v && (p[n - 1] == '\r' || p[n - 1] == '\n' ||
-	    p[n - 1] == ' '))
-		n--;
-	buf_add(b, p + v, n - v);
-	buf_addc(b, '\n');
-}
-
 static size_t
 header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct sink *s = arg;
 	size_t n = size * nmemb;
 
-	char len[32];
-
-	/* S3 user metadata, for s3_head_object: S3 allows 2 KB of it */
-	if (n > 11 && strncasecmp(ptr, "x-amz-meta-", 11) == 0 &&
-	    s->resp->meta.len + n < 8192)
-		meta_line(&s->resp->meta, ptr + 11, n - 11);
-	if (!header_value(ptr, n, "x-amzn-errortype:", s->resp->amz_error_type,
-	    sizeof(s->resp->amz_error_type)) &&
-	    !header_value(ptr, n, "etag:", s->resp->etag, sizeof(s->resp->etag)) &&
-	    header_value(ptr, n, "content-length:", len, sizeof(len))) {
-		/* room for exactly the body: a 10 MB answer must not sit in a
-		 * buffer grown past it by doubling */
-		unsigned long long cl = strtoull(len, NULL, 10);
-
-		s->resp->content_length = (long long)cl;
-		if (cl > 0 && cl <= s->max &&
-		    s->resp->body.len + cl + 1 > s->resp->body.cap)
-			buf_reserve_exact(&s->resp->body, (size_t)cl);
-	}
+	http_take_header(s->resp, ptr, n, s->max);
 	return n;
 }
 
