@@ -40,6 +40,10 @@ service_init(struct aws_service *s, const char *name, const char *dnsname,
 		xasprintf(&s->host, "%s.%s.%s", dnsname, region, suffix);
 	}
 	s->http = http_client_new(ca_file);
+	/* the JSON services: small POSTs, the idle reads of every worker and
+	 * the lease renewals */
+	if (strcmp(name, "kinesis") == 0 || strcmp(name, "dynamodb") == 0)
+		http_client_set_direct(s->http, 1);
 	return 0;
 }
 

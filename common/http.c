@@ -63,7 +63,24 @@ struct http_client {
 	struct buf		 line;		/* one header line, reused */
 	struct sink		 sink;
 	char			 errbuf[CURL_ERROR_SIZE];
+	/*
+	 * The direct path (http_client_set_direct): POST requests written by
+	 * us on a connection curl opened and verified (CONNECT_ONLY) and
+	 * kept, answers framed by http_parse. An idle GetRecords is then a
+	 * send, a poll and a receive: no transfer set up and torn down, no
+	 * liveness polls before it and after the send.
+	 */
+	int			 direct;	/* asked for, and no proxy */
+	CURL			*dh;		/* the open connection's, or NULL */
+	curl_socket_t		 dfd;
+	char			*dorigin;	/* "scheme://authority" of it */
+	unsigned long		 dserved;	/* answers read on it */
+	struct buf		 dreq;		/* a request's bytes, reused */
+	char			*dbuf;		/* receive buffer */
+	uint64_t		 dstart;	/* now_ms() at the request */
 };
+
+#define HTTP_DIRECT_BUF		(64 * 1024)
 
 void
 http_global_init(void)
@@ -125,6 +142,7 @@ http_client_new(const char *ca_file)
 	if (ca_file != NULL)
 		c->ca_file = xstrdup(ca_file);
 	buf_init(&c->line);
+	buf_init(&c->dreq);
 	return c;
 }
 
@@ -135,6 +153,11 @@ http_client_free(struct http_client *c)
 		return;
 	/* the cached connections go with the multi handle */
 	curl_multi_cleanup(c->multi);
+	if (c->dh != NULL)
+		curl_easy_cleanup(c->dh);
+	free(c->dorigin);
+	free(c->dbuf);
+	buf_free(&c->dreq);
 	curl_easy_cleanup(c->curl);
 	curl_slist_free_all(c->headers);
 	buf_free(&c->line);
@@ -368,6 +391,313 @@ run(struct http_client *c)
 	return rc;
 }
 
+/* -- the direct path ------------------------------------------------------ */
+
+void
+http_client_set_direct(struct http_client *c, int on)
+{
+	static const char *proxies[] = { "http_proxy", "HTTPS_PROXY",
+	    "https_proxy", "ALL_PROXY", "all_proxy" };
+	size_t i;
+
+	/* a proxy in the environment (curl follows it) keeps curl's own
+	 * path: the direct one writes origin-form requests to the server */
+	for (i = 0; on && i < sizeof(proxies) / sizeof(proxies[0]); i++)
+		if (getenv(proxies[i]) != NULL && *getenv(proxies[i]) != '\0')
+			on = 0;
+	c->direct = on;
+}
+
+static void
+direct_close(struct http_client *c)
+{
+	if (c->dh != NULL)
+		curl_easy_cleanup(c->dh);	/* closes the socket */
+	c->dh = NULL;
+	c->dfd = CURL_SOCKET_BAD;
+	free(c->dorigin);
+	c->dorigin = NULL;
+	c->dserved = 0;
+}
+
+static int
+connect_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http_client *c = arg;
+
+	return c->abort_cb != NULL && c->abort_cb() ? 1 : 0;
+}
+
+/* A connection to origin, opened and (https) verified by curl, which keeps
+ * it for curl_easy_send/recv. */
+static int
+direct_connect(struct http_client *c, const char *origin, long left_ms)
+{
+	CURL *h;
+	CURLcode rc;
+
+	if ((h = curl_easy_init()) == NULL) {
+		snprintf(c->errbuf, sizeof(c->errbuf), "curl_easy_init failed");
+		return -1;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, origin);
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+	    left_ms < HTTP_CONNECT_TIMEOUT_MS ? left_ms :
+	    (long)HTTP_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (c->abort_cb != NULL) {
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION,
+		    connect_progress_cb);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+	}
+	c->errbuf[0] = '\0';
+	if ((rc = curl_easy_perform(h)) != CURLE_OK ||
+	    curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &c->dfd) != CURLE_OK ||
+	    c->dfd == CURL_SOCKET_BAD) {
+		if (c->errbuf[0] == '\0')
+			snprintf(c->errbuf, sizeof(c->errbuf), "%s",
+			    curl_easy_strerror(rc));
+		curl_easy_cleanup(h);
+		return -1;
+	}
+	c->dh = h;
+	c->dorigin = xstrdup(origin);
+	c->dserved = 0;
+	return 0;
+}
+
+enum { D_OK, D_FAIL, D_STALE };
+
+/*
+ * Wait until the connection is ready for events (or a wake-up descriptor
+ * says stop, or the deadline passes). The abort callback is asked at
+ * least once a second, as curl's progress callback would be.
+ */
+static int
+direct_wait(struct http_client *c, short events, uint64_t deadline,
+    int *wake, size_t got)
+{
+	struct pollfd pfd[1 + HTTP_MAX_WAKE];
+	uint64_t now;
+	size_t i, nfd;
+	int n, timeout;
+
+	for (;;) {
+		now = now_ms();
+		if (now >= deadline) {
+			snprintf(c->errbuf, sizeof(c->errbuf), "Operation timed "
+			    "out after %llu milliseconds with %zu bytes received",
+			    (unsigned long long)(now - c->dstart), got);
+			return -1;
+		}
+		pfd[0].fd = c->dfd;
+		pfd[0].events = events;
+		pfd[0].revents = 0;
+		nfd = 1;
+		for (i = 0; *wake && i < c->nwake; i++) {
+			pfd[nfd].fd = c->wake[i];
+			pfd[nfd].events = POLLIN;
+			pfd[nfd++].revents = 0;
+		}
+		timeout = deadline - now > 1000 ? 1000 : (int)(deadline - now);
+		n = poll(pfd, nfd, timeout);
+		if (n == -1 && errno != EINTR) {
+			snprintf(c->errbuf, sizeof(c->errbuf), "poll: %s",
+			    strerror(errno));
+			return -1;
+		}
+		if (n <= 0) {
+			if (n == 0 && c->abort_cb != NULL && c->abort_cb())
+				goto aborted;
+			continue;
+		}
+		for (i = 1; i < nfd; i++)
+			if (pfd[i].revents != 0)
+				break;
+		if (i < nfd) {
+			if (c->woken())
+				goto aborted;
+			*wake = 0;	/* not again in this request */
+		}
+		if (pfd[0].revents != 0)
+			return 0;
+	}
+ aborted:
+	snprintf(c->errbuf, sizeof(c->errbuf), "Callback aborted");
+	return -1;
+}
+
+/* One request on the open connection, and its answer. */
+static int
+direct_exchange(struct http_client *c, struct http_parser *p,
+    uint64_t deadline)
+{
+	const char *out = c->dreq.data;
+	size_t off = 0, n, used, got = 0;
+	CURLcode rc;
+	int wake = c->nwake > 0 && c->woken != NULL, r;
+
+	while (off < c->dreq.len) {
+		rc = curl_easy_send(c->dh, out + off, c->dreq.len - off, &n);
+		if (rc == CURLE_OK) {
+			off += n;
+			continue;
+		}
+		if (rc != CURLE_AGAIN) {
+			snprintf(c->errbuf, sizeof(c->errbuf), "send: %s",
+			    curl_easy_strerror(rc));
+			/* a kept connection the server has closed */
+			return off == 0 && c->dserved > 0 ? D_STALE : D_FAIL;
+		}
+		if (direct_wait(c, POLLOUT, deadline, &wake, 0) == -1)
+			return D_FAIL;
+	}
+	for (;;) {
+		/* first wait: the answer cannot be there yet, and a receive
+		 * would only say so */
+		if (direct_wait(c, POLLIN, deadline, &wake, got) == -1)
+			return D_FAIL;
+		/* then read until there is no more: TLS may hold decrypted
+		 * bytes the socket no longer shows */
+		for (;;) {
+			rc = curl_easy_recv(c->dh, c->dbuf, HTTP_DIRECT_BUF, &n);
+			if (rc == CURLE_AGAIN)
+				break;
+			if (rc != CURLE_OK) {
+				snprintf(c->errbuf, sizeof(c->errbuf),
+				    "receive: %s", curl_easy_strerror(rc));
+				return !http_parser_started(p) &&
+				    c->dserved > 0 ? D_STALE : D_FAIL;
+			}
+			if (n == 0) {
+				if (http_parser_eof(p) == HP_DONE) {
+					p->close = 1;
+					return D_OK;
+				}
+				snprintf(c->errbuf, sizeof(c->errbuf), "%s",
+				    p->error);
+				return !http_parser_started(p) &&
+				    c->dserved > 0 ? D_STALE : D_FAIL;
+			}
+			got += n;
+			r = http_parser_feed(p, c->dbuf, n, &used);
+			if (r == HP_ERROR) {
+				snprintf(c->errbuf, sizeof(c->errbuf), "%s",
+				    p->error);
+				return D_FAIL;
+			}
+			if (r == HP_DONE) {
+				if (used < n)	/* bytes nobody asked for */
+					p->close = 1;
+				return D_OK;
+			}
+		}
+	}
+}
+
+/*
+ * A POST on the direct path. A kept connection the server closed while
+ * we slept (the answer's first byte never came) is opened again once and
+ * the request sent again: the caller's requests here are reads or
+ * conditional writes, which a second sending cannot double.
+ */
+static int
+direct_perform(struct http_client *c, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct http_parser p;
+	const char *auth, *path;
+	char *origin;
+	uint64_t deadline;
+	long timeout;
+	size_t i, alen;
+	int attempt, r = D_FAIL;
+
+	auth = strstr(req->url, "://");
+	if (auth == NULL) {
+		snprintf(resp->error, sizeof(resp->error), "bad URL");
+		return -1;
+	}
+	auth += 3;
+	alen = strcspn(auth, "/?");
+	path = auth + alen;
+	origin = xstrndup(req->url, (size_t)(auth + alen - req->url));
+	if (c->dh != NULL && strcmp(c->dorigin, origin) != 0)
+		direct_close(c);
+	if (c->dbuf == NULL)
+		c->dbuf = xmalloc(HTTP_DIRECT_BUF);
+
+	buf_reset(&c->dreq);
+	buf_printf(&c->dreq, "POST %s%s HTTP/1.1\r\nHost: %.*s\r\n",
+	    *path == '?' ? "/" : "", *path ? path : "/", (int)alen, auth);
+	for (i = 0; i < req->nheaders; i++)
+		buf_printf(&c->dreq, "%s: %s\r\n", req->headers[i].name,
+		    req->headers[i].value);
+	buf_printf(&c->dreq, "Content-Length: %zu\r\n\r\n", req->body_len);
+	if (req->body_len > 0)
+		buf_add(&c->dreq, req->body, req->body_len);
+
+	timeout = req->timeout_ms > 0 ? req->timeout_ms :
+	    (long)HTTP_DEFAULT_TIMEOUT_MS;
+	c->dstart = now_ms();
+	deadline = c->dstart + (uint64_t)timeout;
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (c->dh == NULL) {
+			uint64_t now = now_ms();
+
+			if (now >= deadline || direct_connect(c, origin,
+			    (long)(deadline - now)) == -1) {
+				if (now >= deadline)
+					snprintf(c->errbuf, sizeof(c->errbuf),
+					    "Operation timed out");
+				r = D_FAIL;
+				break;
+			}
+		}
+		buf_reset(&resp->body);
+		buf_reset(&resp->meta);
+		resp->status = 0;
+		resp->amz_error_type[0] = resp->etag[0] = '\0';
+		resp->content_length = -1;
+		http_parser_init(&p, resp, c->sink.max);
+		r = direct_exchange(c, &p, deadline);
+		if (r == D_OK) {
+			c->dserved++;
+			if (p.close)
+				direct_close(c);
+		} else
+			direct_close(c);
+		http_parser_free(&p);
+		if (r != D_STALE)
+			break;
+		log_debug("http: %s: kept connection closed by the server, "
+		    "opening another", origin);
+	}
+	free(origin);
+	if (r != D_OK) {
+		if (resp->truncated)
+			snprintf(resp->error, sizeof(resp->error), "response "
+			    "body larger than %zu bytes", c->sink.max);
+		else
+			snprintf(resp->error, sizeof(resp->error), "%s",
+			    c->errbuf);
+		resp->status = 0;
+		return -1;
+	}
+	return 0;
+}
+
 int
 http_perform(struct http_client *c, const struct http_request *req,
     struct http_response *resp)
@@ -390,6 +720,8 @@ http_perform(struct http_client *c, const struct http_request *req,
 	c->sink.resp = resp;
 	c->sink.max = req->max_response ? req->max_response : 16 * 1024 * 1024;
 	c->errbuf[0] = '\0';
+	if (c->direct && strcmp(req->method, "POST") == 0)
+		return direct_perform(c, req, resp);
 
 	have_ctype = 0;
 	for (i = 0; i < req->nheaders; i++) {

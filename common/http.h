@@ -51,6 +51,11 @@ void			 http_client_set_abort(struct http_client *, int (*cb)(void));
  * at once whether to abort, not at the abort callback's next check. */
 void			 http_client_set_wake(struct http_client *, const int *,
 			    size_t, int (*cb)(void));
+/* POST requests written on a kept connection and their answers framed by
+ * http_parse, curl only opening (and verifying) the connection: what an
+ * idle GetRecords costs is then a send, a poll and a receive. Not with a
+ * proxy in the environment. */
+void			 http_client_set_direct(struct http_client *, int);
 /* 0 if an HTTP answer arrived (any status), -1 on a transport error
  * (resp->error says what). resp must be initialised with http_response_init. */
 int			 http_perform(struct http_client *,
