@@ -66,7 +66,7 @@ SUP_LIB_SRCS = $(filter-out supervisor/keeper.c,$(SUP_SRCS))
 UNIT_TESTS  = test_util test_cfg test_sigv4 test_msg test_record test_kpl \
 	      test_batch test_ckpt test_kinesis test_health test_compress \
 	      test_jsonpath test_slot test_archive test_localcopy test_http \
-	      test_lease
+	      test_http_parse test_lease
 
 COMMON_OBJS = $(COMMON_SRCS:%.c=build/obj/%.o)
 SUP_OBJS    = $(SUP_SRCS:%.c=build/obj/%.o)
