@@ -193,6 +193,67 @@ MUTANTS = {
         "success",
         [("common/util.c", WFA_DIR[0],
           '\tif (fsync_dir(dir) == -1 && 0) {\n')]),
+    # the HTTP answer framing of the direct path (common/http_parse.c): a
+    # wrongly framed answer is read into the next one on the connection
+    "http-conflicting-length-accepted": (
+        "unit:test_http_parse", "two different Content-Length values: the "
+        "last one taken",
+        [("common/http_parse.c",
+          "\t\t\tif (cl >= 0 && x != cl)\n"
+          "\t\t\t\treturn fail(p, \"conflicting Content-Length\");\n",
+          "")]),
+    "http-gzip-chunked-as-chunked": (
+        "unit:test_http_parse", "Transfer-Encoding \"gzip, chunked\" read "
+        "as plain chunked",
+        [("common/http_parse.c",
+          "\t\t\tif (vl != 7 || strncasecmp(v, \"chunked\", 7) != 0)\n",
+          "\t\t\tif (!has_token(v, vl, \"chunked\"))\n")]),
+    "http-body-left-not-counted": (
+        "unit:test_http_parse", "the bytes of a body or chunk not counted "
+        "down (p->left -= k forgotten)",
+        [("common/http_parse.c", "\t\t\tp->left -= (long long)k;\n", "")]),
+    "http-chunk-end-not-crlf": (
+        "unit:test_http_parse", "any line accepted as the end of a chunk",
+        [("common/http_parse.c",
+          "\t\t\t\tif (p->state == S_CHUNK_END) {\n"
+          "\t\t\t\t\t*used = i;\n",
+          "\t\t\t\tif (p->state == S_CHUNK_END) {\n"
+          "\t\t\t\t\tbuf_reset(&p->line);\n"
+          "\t\t\t\t\tp->state = S_CHUNK_SIZE;\n"
+          "\t\t\t\t\tbreak;\n")]),
+    "http-interim-taken-as-final": (
+        "unit:test_http_parse", "a 100 Continue taken for the answer",
+        [("common/http_parse.c", "\tif (status < 200)\n\t\treturn 1;\n",
+          "")]),
+    "http-blank-line-cr-in-piece": (
+        "unit:test_http_parse", "the head's blank line found only when its "
+        "CR and LF arrive in one piece",
+        [("common/http_parse.c",
+          "\t\t\t    p->line.data[p->lstart] == '\\r'))) {\n",
+          "\t\t\t    lf > d && lf[-1] == '\\r'))) {\n")]),
+    "http-close-body-max-off-by-one": (
+        "unit:test_http_parse", "a close-delimited body of exactly "
+        "max_body refused",
+        [("common/http_parse.c",
+          "\t\t\tif (n - i > p->max_body - p->resp->body.len) {\n",
+          "\t\t\tif (n - i >= p->max_body - p->resp->body.len) {\n")]),
+    "http-1.0-keep-alive-ignored": (
+        "unit:test_http_parse", "an HTTP/1.0 answer with keep-alive taken "
+        "as closing", [("common/http_parse.c", "\tif (ver10 && !keep)\n",
+                        "\tif (ver10)\n")]),
+    "http-chunk-size-16-digits": (
+        "unit:test_http_parse", "a chunk size of 16 hex digits read (it "
+        "overflows)", [("common/http_parse.c", "\t\tif (i == 15)\n",
+                        "\t\tif (i == 16)\n")]),
+    "http-trailer-unbounded": (
+        "unit:test_http_parse", "trailer lines not counted against the "
+        "head limit",
+        [("common/http_parse.c", "\t\t\t\tp->trailer += k;\n",
+          "\t\t\t\tp->trailer += 0;\n")]),
+    "http-101-as-interim": (
+        "unit:test_http_parse", "a protocol switch skipped like a 100",
+        [("common/http_parse.c", "\tif (status == 101)\n",
+          "\tif (status == 101 && 0)\n")]),
 }
 
 
