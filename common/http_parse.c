@@ -318,6 +318,12 @@ http_parser_feed(struct http_parser *p, const char *d, size_t n, size_t *used)
 	const char *lf;
 	int r;
 
+	/* a refused answer stays refused: S_DONE alone would read as a
+	 * whole answer to a caller that feeds its connection again */
+	if (p->error[0] != '\0') {
+		*used = 0;
+		return HP_ERROR;
+	}
 	if (n > 0)
 		p->got = 1;
 	while (i < n && p->state != S_DONE) {
