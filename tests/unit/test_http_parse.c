@@ -739,6 +739,21 @@ test_api(void)
 	http_parser_free(&p);
 	http_response_free(&resp);
 
+	/* a refused answer stays refused, whatever is fed after it */
+	http_response_init(&resp);
+	http_parser_init(&p, &resp, 100);
+	T_INTEQ(http_parser_feed(&p, OK "Content-Length: x\r\n\r\n",
+	    sizeof(OK "Content-Length: x\r\n\r\n") - 1, &used), HP_ERROR,
+	    "refused: a bad Content-Length");
+	T_INTEQ(http_parser_feed(&p, "more", 4, &used), HP_ERROR,
+	    "fed after a refusal: still HP_ERROR");
+	T_INTEQ(used, 0, "fed after a refusal: nothing used");
+	T_STREQ(p.error, "bad Content-Length", "fed after a refusal: the "
+	    "same reason");
+	T_INTEQ(http_parser_eof(&p), HP_ERROR, "the close after a refusal");
+	http_parser_free(&p);
+	http_response_free(&resp);
+
 	/* a known length is reserved exactly, not grown by doubling */
 	http_response_init(&resp);
 	http_parser_init(&p, &resp, 10 * 1024 * 1024);
