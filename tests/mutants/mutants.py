@@ -250,6 +250,12 @@ MUTANTS = {
         "head limit",
         [("common/http_parse.c", "\t\t\t\tp->trailer += k;\n",
           "\t\t\t\tp->trailer += 0;\n")]),
+    "http-refusal-not-kept": (
+        "unit:test_http_parse", "fed again after a refusal, the parser "
+        "answers HP_DONE",
+        [("common/http_parse.c",
+          "\tif (p->error[0] != '\\0') {\n\t\t*used = 0;\n",
+          "\tif (0) {\n\t\t*used = 0;\n")]),
     "http-101-as-interim": (
         "unit:test_http_parse", "a protocol switch skipped like a 100",
         [("common/http_parse.c", "\tif (status == 101)\n",
