@@ -8,7 +8,7 @@
  * accept more, and must give the same records. Each input is tried as a
  * whole body and as the value of a field the parsers skip.
  */
-/* fuzz-sources: common/kinesis.c common/kinesis_parse.c common/jsonscan.c common/aws.c common/aws_error.c common/http.c common/sigv4.c common/creds.c common/util.c common/log.c */
+/* fuzz-sources: common/kinesis.c common/kinesis_parse.c common/jsonscan.c common/aws.c common/aws_error.c common/http.c common/http_parse.c common/sigv4.c common/creds.c common/util.c common/log.c */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

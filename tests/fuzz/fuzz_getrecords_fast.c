@@ -1,4 +1,4 @@
-/* fuzz-sources: common/kinesis.c common/kinesis_parse.c common/jsonscan.c common/aws.c common/aws_error.c common/http.c common/sigv4.c common/creds.c common/util.c common/log.c common/cfg.c common/cfg_check.c common/cfg_dump.c common/cfg_file.c common/cfg_units.c */
+/* fuzz-sources: common/kinesis.c common/kinesis_parse.c common/jsonscan.c common/aws.c common/aws_error.c common/http.c common/http_parse.c common/sigv4.c common/creds.c common/util.c common/log.c common/cfg.c common/cfg_check.c common/cfg_dump.c common/cfg_file.c common/cfg_units.c */
 /*
  * fuzz_getrecords_fast: the GetRecords fast scanner against the json-c
  * parser. The scanner may refuse what json-c accepts (the caller then uses

@@ -4,7 +4,7 @@
  * and no leak; an accepted lease has a safe leaseKey, a counter >= 0, at
  * most two safe parents and NUL-terminated fields.
  */
-/* fuzz-sources: common/lease.c common/ddb.c common/aws.c common/aws_error.c common/http.c common/sigv4.c common/creds.c common/sts.c common/cfg.c common/cfg_check.c common/cfg_dump.c common/cfg_file.c common/cfg_units.c common/util.c common/log.c */
+/* fuzz-sources: common/lease.c common/ddb.c common/aws.c common/aws_error.c common/http.c common/http_parse.c common/sigv4.c common/creds.c common/sts.c common/cfg.c common/cfg_check.c common/cfg_dump.c common/cfg_file.c common/cfg_units.c common/util.c common/log.c */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * sequence numbers. Each body is also parsed as a second page after a
  * fixed first one, which must survive untouched.
  */
-/* fuzz-sources: common/kinesis.c common/kinesis_parse.c common/jsonscan.c common/aws.c common/aws_error.c common/http.c common/sigv4.c common/creds.c common/util.c common/log.c */
+/* fuzz-sources: common/kinesis.c common/kinesis_parse.c common/jsonscan.c common/aws.c common/aws_error.c common/http.c common/http_parse.c common/sigv4.c common/creds.c common/util.c common/log.c */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
