@@ -202,7 +202,8 @@ parse_head(struct http_parser *p)
 	if (status == 101)
 		return fail(p, "unexpected protocol switch (101)");
 	if (status < 200)
-		return 1;
+		return ++p->interim > HTTP_MAX_INTERIM ?
+		    fail(p, "too many interim (1xx) answers") : 1;
 	ver10 = minor == 0;
 	p->resp->status = status;
 	for (s = nl + 1; s < end; s = nl + 1) {
@@ -217,6 +218,11 @@ parse_head(struct http_parser *p)
 		v = memchr(s, ':', n);
 		if (v == NULL || v == s)
 			return fail(p, "header line without a name");
+		/* "Content-Length : 5" would frame nothing here and something
+		 * elsewhere: RFC 9112, 5.1 says refuse it */
+		if (memchr(s, ' ', (size_t)(v - s)) != NULL ||
+		    memchr(s, '\t', (size_t)(v - s)) != NULL)
+			return fail(p, "blank in a header name");
 		if ((size_t)(v - s) == 14 &&
 		    strncasecmp(s, "content-length", 14) == 0) {
 			long long x = 0;

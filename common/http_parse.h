@@ -15,6 +15,7 @@
 #include "http.h"
 
 #define HTTP_MAX_HEAD	(64 * 1024)	/* status line and header lines */
+#define HTTP_MAX_INTERIM	8	/* 1xx answers before the real one */
 
 enum {
 	HP_ERROR = -1,	/* p->error says why; the connection is unusable */
@@ -30,6 +31,7 @@ struct http_parser {
 	size_t			 lstart;	/* where its last line starts */
 	size_t			 trailer;	/* trailer bytes so far */
 	int			 got;	/* a byte of the answer arrived */
+	int			 interim;	/* 1xx answers skipped */
 	long long		 left;	/* body or chunk bytes still to come */
 	int			 chunked;
 	int			 close;	/* the server closes after this answer */

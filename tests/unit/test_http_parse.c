@@ -448,6 +448,26 @@ static const struct tcase cases[] = {
 	  .rc = HP_ERROR, .nostatus = 1, .error = "without a name" },
 	{ "header without a colon", IN(OK "Content-Length 0\r\n\r\n"),
 	  .rc = HP_ERROR, .nostatus = 1, .error = "without a name" },
+	{ "blank before the colon",
+	  IN(OK "Content-Length : 5\r\n\r\nhello"),
+	  .rc = HP_ERROR, .nostatus = 1, .error = "blank in a header name" },
+	{ "tab before the colon",
+	  IN(OK "Transfer-Encoding\t: chunked\r\n\r\n0\r\n\r\n"),
+	  .rc = HP_ERROR, .nostatus = 1, .error = "blank in a header name" },
+	{ "eight interim answers, then 200",
+	  IN("HTTP/1.1 100 A\r\n\r\nHTTP/1.1 102 B\r\n\r\n"
+	  "HTTP/1.1 103 C\r\n\r\nHTTP/1.1 100 D\r\n\r\n"
+	  "HTTP/1.1 100 E\r\n\r\nHTTP/1.1 100 F\r\n\r\n"
+	  "HTTP/1.1 100 G\r\n\r\nHTTP/1.1 100 H\r\n\r\n"
+	  OK "Content-Length: 2\r\n\r\nok"),
+	  .rc = HP_DONE, .status = 200, BODY("ok"), CL(2) },
+	{ "nine interim answers",
+	  IN("HTTP/1.1 100 A\r\n\r\nHTTP/1.1 102 B\r\n\r\n"
+	  "HTTP/1.1 103 C\r\n\r\nHTTP/1.1 100 D\r\n\r\n"
+	  "HTTP/1.1 100 E\r\n\r\nHTTP/1.1 100 F\r\n\r\n"
+	  "HTTP/1.1 100 G\r\n\r\nHTTP/1.1 100 H\r\n\r\n"
+	  "HTTP/1.1 100 I\r\n\r\n" OK "Content-Length: 2\r\n\r\nok"),
+	  .rc = HP_ERROR, .nostatus = 1, .error = "too many interim" },
 	{ "content-length: letters", IN(OK "Content-Length: abc\r\n\r\n"),
 	  .rc = HP_ERROR, .nostatus = 1, .error = "bad Content-Length" },
 	{ "content-length: negative", IN(OK "Content-Length: -1\r\n\r\n"),
