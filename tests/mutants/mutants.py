@@ -260,6 +260,26 @@ MUTANTS = {
         "unit:test_http_parse", "a protocol switch skipped like a 100",
         [("common/http_parse.c", "\tif (status == 101)\n",
           "\tif (status == 101 && 0)\n")]),
+    "http-direct-no-reopen": (
+        "unit:test_http", "a kept connection the server closed is not "
+        "opened again",
+        [("common/http.c", "for (attempt = 0; attempt < 2; attempt++) {",
+          "for (attempt = 0; attempt < 1; attempt++) {")]),
+    "http-direct-resend-after-answer-began": (
+        "unit:test_http", "a request sent again on a new connection "
+        "although the first never served an answer",
+        [("common/http.c", "\t\t\t\treturn !http_parser_started(p) &&\n"
+          "\t\t\t\t    c->dserved > 0 ? D_STALE : D_FAIL;\n\t\t\t}\n"
+          "\t\t\tgot += n;",
+          "\t\t\t\treturn D_STALE;\n\t\t\t}\n\t\t\tgot += n;")]),
+    "http-direct-close-ignored": (
+        "unit:test_http", "Connection: close not honoured",
+        [("common/http.c", "\t\t\tif (p.close)\n\t\t\t\tdirect_close(c);",
+          "\t\t\tif (0)\n\t\t\t\tdirect_close(c);")]),
+    "http-direct-extra-bytes-kept": (
+        "unit:test_http", "a connection with bytes after the answer kept",
+        [("common/http.c", "\t\t\t\tif (used < n)\t/* bytes nobody asked for */",
+          "\t\t\t\tif (0)\t/* bytes nobody asked for */")]),
 }
 
 
