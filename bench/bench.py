@@ -25,7 +25,11 @@ Options: --quick (small sizes, to try the bench itself), --programs DIR
 (logs1k-l6 logs1k-l1 logs1k-l12 logs1k-zstd1 logs1k-zstd3 logs1k-zstd19
 metrics100-l6 metrics100-zstd1 boto3-logs1k-l6 boto3-metrics100-l6
 idle100 idle100-floor idle100-kinesalite reshard100 profile-logs1k profile-metrics100, and idle500 and
-profile-logs1k-zstd1, which only run when named), --no-profile, --idle-seconds N.
+profile-logs1k-zstd1, which only run when named), --no-profile, --idle-seconds N,
+--against DIR (adds the row idle-pair: this build and DIR's at once, 50
+idle shards each on one replay server, CPU per call of each over rounds;
+the host's noise moves both alike, which rows run one after the other
+cannot promise).
 """
 import argparse
 import json
@@ -963,6 +967,68 @@ def run_idle_floor(replay, nshards, seconds, results):
     return r
 
 
+def run_idle_pair(replay, other, nshards, seconds, rounds, results):
+    """Two builds at once: nshards idle shards each, on two streams of one
+    replay server; every round, the CPU per GetRecords of each keeper (all
+    its processes). DIR's programs are copied like ours."""
+    import shutil
+    global KEEPER
+    row = "idle-pair"
+    bins = {"this": KEEPER}
+    odir = os.path.join(OUT, "bin-against")
+    os.makedirs(odir, exist_ok=True)
+    for prog in ("kinesis-keeper", "kinesis-keeper-worker"):
+        shutil.copy2(os.path.join(other, prog), os.path.join(odir, prog))
+    bins["against"] = os.path.join(odir, "kinesis-keeper")
+    keepers = {}
+    saved = KEEPER
+    try:
+        for v in ("this", "against"):
+            stream = "s-%s-%s" % (row, v)
+            replay.streams({stream: {"shards": [
+                {"id": "shardId-%012d" % i} for i in range(nshards)]}})
+            KEEPER = bins[v]
+            k = Keeper(replay, "%s-%s" % (row, v), stream, {
+                "read.calls_per_second": None,
+                "read.bytes_per_second": None, "read.interval": None},
+                interval=1.0)
+            k.mon.detail = False
+            keepers[v] = k
+    finally:
+        KEEPER = saved
+    log("%s: this build and %s at once, %d idle shards each, %d rounds of "
+        "%.0f s" % (row, other, nshards, rounds, seconds))
+
+    def calls(v):
+        pre = "s-%s-%s/" % (row, v)
+        return sum(x["calls"] for n, x in replay.state()["shards"].items()
+                   if n.startswith(pre))
+    wait_for(lambda: all(calls(v) >= nshards for v in keepers),
+             60 + nshards, "%d workers of each to start" % nshards, 0.1)
+    for k in keepers.values():
+        k.mon.stop = True
+    time.sleep(3)
+    pids = {v: [k.sup_pid] + children(k.sup_pid) for v, k in keepers.items()}
+    per = {v: [] for v in keepers}
+    for _ in range(rounds):
+        c0 = {v: calls(v) for v in keepers}
+        r0 = {v: sum(proc_runtime(p) or 0 for p in pids[v]) for v in keepers}
+        time.sleep(seconds)
+        for v in keepers:
+            n = calls(v) - c0[v]
+            cpu = sum(proc_runtime(p) or 0 for p in pids[v]) - r0[v]
+            per[v].append(cpu * 1000 / max(n, 1))
+        log("  round %d: this %.3f ms, against %.3f ms per call" % (
+            len(per["this"]), per["this"][-1], per["against"][-1]))
+    for k in keepers.values():
+        k.stop()
+    r = {"row": row, "kind": "idle-pair", "against": other,
+         "shards": nshards, "seconds": seconds, "this": per["this"],
+         "other": per["against"]}
+    results[row] = r
+    return r
+
+
 def reshard_stages(path, parents, kids):
     """From the keeper's log (-d, millisecond timestamps): for each parent,
     the worker's "shard end reached", the supervisor's handling of that
@@ -1383,6 +1449,20 @@ def report(res, env):
         tgt("  supervisor peak RSS (VmHWM)", mib(r["sup_hwm"]), "< 8 MiB")
 
     for r in res.values():
+        if r.get("kind") != "idle-pair":
+            continue
+        a, b = r["this"], r["other"]
+        P()
+        P("this build and %s at once, %d idle shards each, %d rounds of "
+          "%.0f s: ms of CPU per idle GetRecords, all included" % (
+              r["against"], r["shards"], len(a), r["seconds"]))
+        P("  this     %s  (mean %.3f)" % (
+            " ".join("%.3f" % x for x in a), sum(a) / max(len(a), 1)))
+        P("  against  %s  (mean %.3f)" % (
+            " ".join("%.3f" % x for x in b), sum(b) / max(len(b), 1)))
+        P("  this / against, each round: %s" % " ".join(
+            "%.2f" % (x / y) if y else "-" for x, y in zip(a, b)))
+    for r in res.values():
         if r.get("kind") != "idle":
             continue
         P()
@@ -1522,6 +1602,9 @@ def main():
     # another build's programs (DIR/kinesis-keeper{,-worker}), to compare
     # two versions on the same machine at the same time of day
     ap.add_argument("--programs", default=BUILT)
+    # another build run beside this one at the same time (row idle-pair)
+    ap.add_argument("--against")
+    ap.add_argument("--pair-rounds", type=int, default=6)
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     env = environment()
@@ -1583,6 +1666,10 @@ def main():
         if on("idle100"):
             run_idle(replay, 100, a.idle_seconds if not a.quick else 5, res,
                      profile=not a.no_profile and perf_works())
+        if a.against and (not want or "idle-pair" in want):
+            run_idle_pair(replay, a.against, 50, a.idle_seconds if not
+                          a.quick else 5, a.pair_rounds if not a.quick
+                          else 2, res)
         if on("idle100-floor"):
             run_idle_floor(replay, 100, a.idle_seconds if not a.quick else 5,
                            res)
