@@ -78,6 +78,10 @@ struct http_client {
 	struct buf		 dreq;		/* a request's bytes, reused */
 	char			*dbuf;		/* receive buffer */
 	uint64_t		 dstart;	/* now_ms() at the request */
+	uint64_t		 dmark;		/* start of the low-speed window */
+	size_t			 dmark_got;	/* bytes received before it */
+	long			 low_bytes;	/* bytes/s ... */
+	long			 low_secs;	/* ... sustained this long aborts */
 };
 
 #define HTTP_DIRECT_BUF		(64 * 1024)
@@ -143,6 +147,8 @@ http_client_new(const char *ca_file)
 		c->ca_file = xstrdup(ca_file);
 	buf_init(&c->line);
 	buf_init(&c->dreq);
+	c->low_bytes = HTTP_LOW_SPEED_BYTES;
+	c->low_secs = HTTP_LOW_SPEED_SECS;
 	return c;
 }
 
@@ -176,6 +182,14 @@ http_client_set_wake(struct http_client *c, const int *fds, size_t n,
 	for (i = 0; i < n && i < HTTP_MAX_WAKE; i++)
 		if (fds[i] >= 0)
 			c->wake[c->nwake++] = fds[i];
+}
+
+void
+http_client_set_low_speed(struct http_client *c, long bytes, long secs)
+{
+	c->low_bytes = bytes;
+	c->low_secs = secs;
+	c->configured = 0;	/* the transfer options change */
 }
 
 void
@@ -254,8 +268,8 @@ configure(struct http_client *c, const char *method)
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &c->sink);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)HTTP_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)HTTP_LOW_SPEED_BYTES);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)HTTP_LOW_SPEED_SECS);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, c->low_bytes);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->low_secs);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	/* verification stays on: there is no switch that turns it off */
@@ -510,7 +524,27 @@ direct_wait(struct http_client *c, short events, uint64_t deadline,
 			pfd[nfd].events = POLLIN;
 			pfd[nfd++].revents = 0;
 		}
+		/* curl's low-speed limit, by windows: a server that trickles
+		 * (or says nothing) is cut off as on curl's own path */
+		if (c->low_secs > 0 && c->low_bytes > 0 &&
+		    now - c->dmark >= (uint64_t)c->low_secs * 1000) {
+			if (got - c->dmark_got < (size_t)(c->low_bytes *
+			    c->low_secs)) {
+				snprintf(c->errbuf, sizeof(c->errbuf), "Operation "
+				    "too slow. Less than %ld bytes/sec transferred "
+				    "the last %ld seconds", c->low_bytes,
+				    c->low_secs);
+				return -1;
+			}
+			c->dmark = now;
+			c->dmark_got = got;
+		}
 		timeout = deadline - now > 1000 ? 1000 : (int)(deadline - now);
+		if (c->low_secs > 0 && c->low_bytes > 0 &&
+		    c->dmark + (uint64_t)c->low_secs * 1000 - now <
+		    (uint64_t)timeout)
+			timeout = (int)(c->dmark + (uint64_t)c->low_secs * 1000 -
+			    now);
 		n = poll(pfd, nfd, timeout);
 		if (n == -1 && errno != EINTR) {
 			snprintf(c->errbuf, sizeof(c->errbuf), "poll: %s",
@@ -652,6 +686,8 @@ direct_perform(struct http_client *c, const struct http_request *req,
 	    (long)HTTP_DEFAULT_TIMEOUT_MS;
 	c->dstart = now_ms();
 	deadline = c->dstart + (uint64_t)timeout;
+	c->dmark = c->dstart;
+	c->dmark_got = 0;
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (c->dh == NULL) {
 			uint64_t now = now_ms();

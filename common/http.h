@@ -51,6 +51,10 @@ void			 http_client_set_abort(struct http_client *, int (*cb)(void));
  * at once whether to abort, not at the abort callback's next check. */
 void			 http_client_set_wake(struct http_client *, const int *,
 			    size_t, int (*cb)(void));
+/* A request that receives less than bytes/s over secs seconds fails
+ * (default 512 B/s over 20 s): a trickling or silent server. */
+void			 http_client_set_low_speed(struct http_client *, long,
+			    long);
 /* POST requests written on a kept connection and their answers framed by
  * http_parse, curl only opening (and verifying) the connection: what an
  * idle GetRecords costs is then a send, a poll and a receive. Not with a

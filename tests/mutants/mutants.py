@@ -276,6 +276,13 @@ MUTANTS = {
         "unit:test_http", "Connection: close not honoured",
         [("common/http.c", "\t\t\tif (p.close)\n\t\t\t\tdirect_close(c);",
           "\t\t\tif (0)\n\t\t\t\tdirect_close(c);")]),
+    "http-direct-no-low-speed": (
+        "unit:test_http", "the direct path waits for a silent server until "
+        "its timeout",
+        [("common/http.c", "\t\tif (c->low_secs > 0 && c->low_bytes > 0 &&\n"
+          "\t\t    now - c->dmark >=",
+          "\t\tif (0 && c->low_secs > 0 && c->low_bytes > 0 &&\n"
+          "\t\t    now - c->dmark >=")]),
     "http-direct-extra-bytes-kept": (
         "unit:test_http", "a connection with bytes after the answer kept",
         [("common/http.c", "\t\t\t\tif (used < n)\t/* bytes nobody asked for */",

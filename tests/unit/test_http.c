@@ -402,6 +402,24 @@ test_wake(int direct)
 	T_INTEQ(wake_calls, 1, "the caller was asked once, not once per poll");
 	http_response_free(&resp);
 	http_client_free(c);
+
+	/* a silent server under a 20 s timeout: the low-speed limit (here
+	 * 512 bytes/s over 1 s) ends the request first, on either path */
+	c = http_client_new(NULL);
+	http_client_set_direct(c, direct);
+	http_client_set_low_speed(c, 512, 1);
+	req.timeout_ms = 20000;
+	http_response_init(&resp);
+	t0 = now_ms();
+	T_OK(http_perform(c, &req, &resp) == -1, "%s: a silent server's "
+	    "request fails", direct ? "direct" : "curl");
+	dt = now_ms() - t0;
+	T_OK(dt >= 900 && dt < 6000, "after about the low-speed window, not "
+	    "at the 20 s timeout (%llu ms)", (unsigned long long)dt);
+	T_OK(strstr(resp.error, "too slow") != NULL, "as too slow (\"%s\")",
+	    resp.error);
+	http_response_free(&resp);
+	http_client_free(c);
 	close(p[0]);
 	close(p[1]);
 	close(lfd);
