@@ -80,7 +80,7 @@ build/obj/%.o: %.c
 
 build/asan/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) $(SAN) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 build/obj/libcommon.a: $(COMMON_OBJS)
 	rm -f $@
@@ -117,7 +117,7 @@ build/asan/kinesis-keeper-worker: $(WORKER_SRCS:%.c=build/asan/%.o) \
 build/asan/tests/%: tests/unit/%.c tests/unit/t.h tests/unit/unpack.h \
 	    build/asan/libworker.a build/asan/libsup.a build/asan/libcommon.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) $(SAN) \
+	$(CC) $(CPPFLAGS) -Itests/unit $(CSTD) -O1 -g $(WARN) $(PKG_CFLAGS) $(SAN) $(CFLAGS) \
 	    -o $@ $< build/asan/libworker.a build/asan/libsup.a \
 	    build/asan/libcommon.a $(PKG_LIBS)
 
