@@ -249,6 +249,30 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 /*
+ * How every connection is made, on either path: no signals, verification
+ * always on (there is no switch that turns it off), the caller's CA file,
+ * TCP keep-alive, and the abort callback asked while curl works.
+ */
+static void
+connection_options(struct http_client *c, CURL *h, long connect_ms)
+{
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (c->abort_cb != NULL) {
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+	}
+}
+
+/*
  * The options every request of one method shares, set after a reset: a
  * request of another method starts from a clean handle (NOBODY, POST and
  * CUSTOMREQUEST interact), requests of the same method reuse them. A reset
@@ -260,29 +284,14 @@ configure(struct http_client *c, const char *method)
 	CURL *h = c->curl;
 
 	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	connection_options(c, h, (long)HTTP_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->sink);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &c->sink);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)HTTP_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, c->low_bytes);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->low_secs);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	/* verification stays on: there is no switch that turns it off */
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->ca_file != NULL)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (c->abort_cb != NULL) {
-		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
-		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
-	}
 	if (strcmp(method, "GET") == 0)
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	else if (strcmp(method, "HEAD") == 0)
@@ -434,15 +443,6 @@ direct_close(struct http_client *c)
 	c->dserved = 0;
 }
 
-static int
-connect_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-    curl_off_t ultotal, curl_off_t ulnow)
-{
-	struct http_client *c = arg;
-
-	return c->abort_cb != NULL && c->abort_cb() ? 1 : 0;
-}
-
 /* A connection to origin, opened and (https) verified by curl, which keeps
  * it for curl_easy_send/recv. */
 static int
@@ -455,26 +455,11 @@ direct_connect(struct http_client *c, const char *origin, long left_ms)
 		snprintf(c->errbuf, sizeof(c->errbuf), "curl_easy_init failed");
 		return -1;
 	}
+	connection_options(c, h, left_ms < HTTP_CONNECT_TIMEOUT_MS ? left_ms :
+	    (long)HTTP_CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_URL, origin);
 	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-	    left_ms < HTTP_CONNECT_TIMEOUT_MS ? left_ms :
-	    (long)HTTP_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->ca_file != NULL)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (c->abort_cb != NULL) {
-		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION,
-		    connect_progress_cb);
-		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
-	}
 	c->errbuf[0] = '\0';
 	if ((rc = curl_easy_perform(h)) != CURLE_OK ||
 	    curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &c->dfd) != CURLE_OK ||
@@ -493,6 +478,15 @@ direct_connect(struct http_client *c, const char *origin, long left_ms)
 
 enum { D_OK, D_FAIL, D_STALE };
 
+/* A connection that ended before any byte of the answer: stale if it had
+ * served answers before (the server closed it while we slept), which a
+ * new connection may retry; on a new connection, a failure. */
+static int
+ended_early(const struct http_client *c)
+{
+	return c->dserved > 0 ? D_STALE : D_FAIL;
+}
+
 /*
  * Wait until the connection is ready for events (or a wake-up descriptor
  * says stop, or the deadline passes). The abort callback is asked at
@@ -503,9 +497,10 @@ direct_wait(struct http_client *c, short events, uint64_t deadline,
     int *wake, size_t got)
 {
 	struct pollfd pfd[1 + HTTP_MAX_WAKE];
-	uint64_t now;
+	uint64_t now, window;
 	size_t i, nfd;
 	int n, timeout;
+	int low = c->low_secs > 0 && c->low_bytes > 0;
 
 	for (;;) {
 		now = now_ms();
@@ -526,8 +521,8 @@ direct_wait(struct http_client *c, short events, uint64_t deadline,
 		}
 		/* curl's low-speed limit, by windows: a server that trickles
 		 * (or says nothing) is cut off as on curl's own path */
-		if (c->low_secs > 0 && c->low_bytes > 0 &&
-		    now - c->dmark >= (uint64_t)c->low_secs * 1000) {
+		window = c->dmark + (uint64_t)c->low_secs * 1000;
+		if (low && now >= window) {
 			if (got - c->dmark_got < (size_t)(c->low_bytes *
 			    c->low_secs)) {
 				snprintf(c->errbuf, sizeof(c->errbuf), "Operation "
@@ -538,13 +533,11 @@ direct_wait(struct http_client *c, short events, uint64_t deadline,
 			}
 			c->dmark = now;
 			c->dmark_got = got;
+			window = now + (uint64_t)c->low_secs * 1000;
 		}
 		timeout = deadline - now > 1000 ? 1000 : (int)(deadline - now);
-		if (c->low_secs > 0 && c->low_bytes > 0 &&
-		    c->dmark + (uint64_t)c->low_secs * 1000 - now <
-		    (uint64_t)timeout)
-			timeout = (int)(c->dmark + (uint64_t)c->low_secs * 1000 -
-			    now);
+		if (low && window - now < (uint64_t)timeout)
+			timeout = (int)(window - now);
 		n = poll(pfd, nfd, timeout);
 		if (n == -1 && errno != EINTR) {
 			snprintf(c->errbuf, sizeof(c->errbuf), "poll: %s",
@@ -591,8 +584,7 @@ direct_exchange(struct http_client *c, struct http_parser *p,
 		if (rc != CURLE_AGAIN) {
 			snprintf(c->errbuf, sizeof(c->errbuf), "send: %s",
 			    curl_easy_strerror(rc));
-			/* a kept connection the server has closed */
-			return off == 0 && c->dserved > 0 ? D_STALE : D_FAIL;
+			return off == 0 ? ended_early(c) : D_FAIL;
 		}
 		if (direct_wait(c, POLLOUT, deadline, &wake, 0) == -1)
 			return D_FAIL;
@@ -611,8 +603,8 @@ direct_exchange(struct http_client *c, struct http_parser *p,
 			if (rc != CURLE_OK) {
 				snprintf(c->errbuf, sizeof(c->errbuf),
 				    "receive: %s", curl_easy_strerror(rc));
-				return !http_parser_started(p) &&
-				    c->dserved > 0 ? D_STALE : D_FAIL;
+				return !http_parser_started(p) ?
+				    ended_early(c) : D_FAIL;
 			}
 			if (n == 0) {
 				if (http_parser_eof(p) == HP_DONE) {
@@ -621,8 +613,8 @@ direct_exchange(struct http_client *c, struct http_parser *p,
 				}
 				snprintf(c->errbuf, sizeof(c->errbuf), "%s",
 				    p->error);
-				return !http_parser_started(p) &&
-				    c->dserved > 0 ? D_STALE : D_FAIL;
+				return !http_parser_started(p) ?
+				    ended_early(c) : D_FAIL;
 			}
 			got += n;
 			r = http_parser_feed(p, c->dbuf, n, &used);
@@ -701,11 +693,8 @@ direct_perform(struct http_client *c, const struct http_request *req,
 				break;
 			}
 		}
-		buf_reset(&resp->body);
-		buf_reset(&resp->meta);
-		resp->status = 0;
-		resp->amz_error_type[0] = resp->etag[0] = '\0';
-		resp->content_length = -1;
+		/* resp is as http_perform reset it: a stale attempt ended
+		 * before the answer's first byte */
 		http_parser_init(&p, resp, c->sink.max);
 		r = direct_exchange(c, &p, deadline);
 		if (r == D_OK) {
@@ -722,12 +711,9 @@ direct_perform(struct http_client *c, const struct http_request *req,
 	}
 	free(origin);
 	if (r != D_OK) {
-		if (resp->truncated)
-			snprintf(resp->error, sizeof(resp->error), "response "
-			    "body larger than %zu bytes", c->sink.max);
-		else
-			snprintf(resp->error, sizeof(resp->error), "%s",
-			    c->errbuf);
+		/* errbuf has the parser's refusal, "response body larger
+		 * than N bytes" for a truncated answer as on curl's path */
+		snprintf(resp->error, sizeof(resp->error), "%s", c->errbuf);
 		resp->status = 0;
 		return -1;
 	}
