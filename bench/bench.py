@@ -397,7 +397,8 @@ class Keeper:
     """One run of build/kinesis-keeper as our child."""
 
     def __init__(self, replay, row, stream, settings, interval=0.02,
-                 wrap=None):
+                 wrap=None, keeper=None):
+        keeper = keeper or KEEPER
         self.row = row
         self.dir = os.path.join(OUT, "run", row)
         subprocess.run(["rm", "-rf", self.dir, os.path.join(replay.store, row)],
@@ -405,13 +406,13 @@ class Keeper:
         os.makedirs(self.dir)
         self.conf = os.path.join(self.dir, "keeper.conf")
         keeper_conf(self.conf, stream, row, replay.port, settings)
-        chk = subprocess.run([KEEPER, "-n", self.conf], capture_output=True,
+        chk = subprocess.run([keeper, "-n", self.conf], capture_output=True,
                              text=True)
         if chk.returncode != 0:
             raise SystemExit("%s: bad configuration:\n%s%s" % (
                 row, chk.stdout, chk.stderr))
         self.logf = open(os.path.join(self.dir, "keeper.log"), "w")
-        argv = [KEEPER, "-d", self.conf]
+        argv = [keeper, "-d", self.conf]
         if wrap:
             argv = wrap + argv
         self.t0 = now()
@@ -972,30 +973,23 @@ def run_idle_pair(replay, other, nshards, seconds, rounds, results):
     replay server; every round, the CPU per GetRecords of each keeper (all
     its processes). DIR's programs are copied like ours."""
     import shutil
-    global KEEPER
     row = "idle-pair"
-    bins = {"this": KEEPER}
     odir = os.path.join(OUT, "bin-against")
     os.makedirs(odir, exist_ok=True)
     for prog in ("kinesis-keeper", "kinesis-keeper-worker"):
         shutil.copy2(os.path.join(other, prog), os.path.join(odir, prog))
-    bins["against"] = os.path.join(odir, "kinesis-keeper")
+    bins = {"this": KEEPER, "against": os.path.join(odir, "kinesis-keeper")}
     keepers = {}
-    saved = KEEPER
-    try:
-        for v in ("this", "against"):
-            stream = "s-%s-%s" % (row, v)
-            replay.streams({stream: {"shards": [
-                {"id": "shardId-%012d" % i} for i in range(nshards)]}})
-            KEEPER = bins[v]
-            k = Keeper(replay, "%s-%s" % (row, v), stream, {
-                "read.calls_per_second": None,
-                "read.bytes_per_second": None, "read.interval": None},
-                interval=1.0)
-            k.mon.detail = False
-            keepers[v] = k
-    finally:
-        KEEPER = saved
+    for v in ("this", "against"):
+        stream = "s-%s-%s" % (row, v)
+        replay.streams({stream: {"shards": [
+            {"id": "shardId-%012d" % i} for i in range(nshards)]}})
+        k = Keeper(replay, "%s-%s" % (row, v), stream, {
+            "read.calls_per_second": None,
+            "read.bytes_per_second": None, "read.interval": None},
+            interval=1.0, keeper=bins[v])
+        k.mon.detail = False
+        keepers[v] = k
     log("%s: this build and %s at once, %d idle shards each, %d rounds of "
         "%.0f s" % (row, other, nshards, rounds, seconds))
 

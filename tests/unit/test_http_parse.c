@@ -602,13 +602,30 @@ head_of(struct buf *b, size_t len)
 	buf_addstr(b, post);
 }
 
+/* A chunked "ok" whose trailer section is n lines of 1000 bytes. */
+static void
+trailers_of(struct buf *b, size_t n)
+{
+	size_t i, j;
+
+	buf_reset(b);
+	buf_addstr(b, CHUNKED "2\r\nok\r\n0\r\n");
+	for (i = 0; i < n; i++) {
+		buf_printf(b, "T%02zu: ", i);
+		for (j = 0; j < 993; j++)
+			buf_addc(b, 't');
+		buf_addstr(b, "\r\n");
+	}
+	buf_addstr(b, "\r\n");
+}
+
 /* The cases too big to write out: the head and trailer limits. */
 static void
 test_big(void)
 {
 	struct buf b;
 	struct tcase c;
-	size_t i, j;
+	size_t i;
 
 	buf_init(&b);
 
@@ -662,15 +679,7 @@ test_big(void)
 	check_case(&c);
 
 	/* trailers of 70 lines of 1000 bytes: over 64 KiB together */
-	buf_reset(&b);
-	buf_addstr(&b, CHUNKED "2\r\nok\r\n0\r\n");
-	for (i = 0; i < 70; i++) {
-		buf_printf(&b, "T%02zu: ", i);
-		for (j = 0; j < 993; j++)
-			buf_addc(&b, 't');
-		buf_addstr(&b, "\r\n");
-	}
-	buf_addstr(&b, "\r\n");
+	trailers_of(&b, 70);
 	memset(&c, 0, sizeof(c));
 	c.name = "a trailer section of 70,000 bytes";
 	c.in = b.data;
@@ -683,15 +692,7 @@ test_big(void)
 	check_case(&c);
 
 	/* the same trailers, fewer of them, are skipped */
-	buf_reset(&b);
-	buf_addstr(&b, CHUNKED "2\r\nok\r\n0\r\n");
-	for (i = 0; i < 60; i++) {
-		buf_printf(&b, "T%02zu: ", i);
-		for (j = 0; j < 993; j++)
-			buf_addc(&b, 't');
-		buf_addstr(&b, "\r\n");
-	}
-	buf_addstr(&b, "\r\n");
+	trailers_of(&b, 60);
 	memset(&c, 0, sizeof(c));
 	c.name = "a trailer section of 60,000 bytes";
 	c.in = b.data;
