@@ -433,6 +433,28 @@ aws_call(struct aws_ctx *ctx, struct aws_service *svc,
 }
 
 int
+aws_json_call(struct aws_ctx *ctx, struct aws_service *svc,
+    const char *content_type, const char *prefix, const char *op,
+    const char *body, struct aws_call *call, struct aws_result *res)
+{
+	char target[128];
+	struct sigv4_kv h[2];
+
+	snprintf(target, sizeof(target), "%s%s", prefix, op);
+	h[0].name = "Content-Type";
+	h[0].value = content_type;
+	h[1].name = "X-Amz-Target";
+	h[1].value = target;
+	call->method = "POST";
+	call->path = "/";
+	call->headers = h;
+	call->nheaders = 2;
+	call->body = body;
+	call->body_len = strlen(body);
+	return aws_call(ctx, svc, call, res);
+}
+
+int
 aws_form_call(struct aws_ctx *ctx, struct aws_service *svc,
     const struct buf *body, long timeout_ms, int max_attempts,
     struct aws_result *res)

@@ -75,6 +75,13 @@ int	aws_call(struct aws_ctx *, struct aws_service *, const struct aws_call *,
 	    struct aws_result *);
 /* "code: message (HTTP status)" for logs */
 const char *aws_strerror(const struct aws_result *);
+/* A JSON-protocol call (Kinesis, DynamoDB): POST / with a JSON body,
+ * content_type ("application/x-amz-json-1.1"), X-Amz-Target prefix + op.
+ * call holds the caller's bounds (max_response, timeout_ms, max_attempts,
+ * throttle_fail_fast); the rest of it is filled here. */
+int	aws_json_call(struct aws_ctx *, struct aws_service *,
+	    const char *content_type, const char *prefix, const char *op,
+	    const char *body, struct aws_call *call, struct aws_result *);
 /* A query-protocol call (SNS, STS, CloudWatch): POST / with a form body. */
 int	aws_form_call(struct aws_ctx *, struct aws_service *, const struct buf *,
 	    long timeout_ms, int max_attempts, struct aws_result *);

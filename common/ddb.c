@@ -33,8 +33,6 @@ int
 ddb_call(struct aws_ctx *ctx, const char *op, struct json_object *req,
     struct json_object **out, struct aws_result *res)
 {
-	char target[128];
-	struct sigv4_kv h[2];
 	struct aws_call call;
 	const char *body;
 	struct json_object *j;
@@ -42,23 +40,13 @@ ddb_call(struct aws_ctx *ctx, const char *op, struct json_object *req,
 
 	if (out != NULL)
 		*out = NULL;
-	snprintf(target, sizeof(target), DDB_TARGET "%s", op);
-	h[0].name = "Content-Type";
-	h[0].value = "application/x-amz-json-1.0";
-	h[1].name = "X-Amz-Target";
-	h[1].value = target;
 	body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	memset(&call, 0, sizeof(call));
-	call.method = "POST";
-	call.path = "/";
-	call.headers = h;
-	call.nheaders = 2;
-	call.body = body;
-	call.body_len = strlen(body);
 	call.max_response = DDB_MAX_RESPONSE;
 	call.timeout_ms = call_timeout_ms;
 	call.max_attempts = call_attempts;
-	r = aws_call(ctx, &ctx->dynamodb, &call, res);
+	r = aws_json_call(ctx, &ctx->dynamodb, "application/x-amz-json-1.0",
+	    DDB_TARGET, op, body, &call, res);
 	json_object_put(req);
 	if (r == -1)
 		return strcmp(res->code, "ConditionalCheckFailedException") ==

@@ -22,22 +22,9 @@ static int
 kinesis_post(struct aws_ctx *ctx, const char *op, const char *body,
     int max_attempts, int fail_fast, struct aws_result *res)
 {
-	char target[128];
-	struct sigv4_kv h[2];
 	struct aws_call call;
 
-	snprintf(target, sizeof(target), KINESIS_TARGET "%s", op);
-	h[0].name = "Content-Type";
-	h[0].value = "application/x-amz-json-1.1";
-	h[1].name = "X-Amz-Target";
-	h[1].value = target;
 	memset(&call, 0, sizeof(call));
-	call.method = "POST";
-	call.path = "/";
-	call.headers = h;
-	call.nheaders = 2;
-	call.body = body;
-	call.body_len = strlen(body);
 	call.max_response = KINESIS_MAX_RESPONSE;
 	call.max_attempts = max_attempts;
 	call.throttle_fail_fast = fail_fast;
@@ -45,7 +32,8 @@ kinesis_post(struct aws_ctx *ctx, const char *op, const char *body,
 		call.timeout_ms = list_timeout_ms;
 		call.max_attempts = 1;
 	}
-	return aws_call(ctx, &ctx->kinesis, &call, res);
+	return aws_json_call(ctx, &ctx->kinesis, "application/x-amz-json-1.1",
+	    KINESIS_TARGET, op, body, &call, res);
 }
 
 int
